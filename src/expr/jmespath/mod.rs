@@ -1,0 +1,1 @@
+//! The LetsFlow JMESPath dialect.

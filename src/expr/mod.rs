@@ -1,0 +1,5 @@
+//! Expressions: the JMESPath dialect, Mustache templates and the data functions
+//! (`<ref>`, `<tpl>`, `<select>`) that scenarios embed.
+
+pub mod jmespath;
+pub mod mustache;

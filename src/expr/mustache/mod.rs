@@ -1,0 +1,1 @@
+//! Mustache templates, rendered without HTML escaping.

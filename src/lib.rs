@@ -1,0 +1,8 @@
+//! LetsFlow node: a decentralized, peer-to-peer LetsFlow workflow engine.
+#![forbid(unsafe_code)]
+
+pub mod expr;
+pub mod json;
+pub mod process;
+pub mod scenario;
+pub mod schema;
