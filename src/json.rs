@@ -46,6 +46,18 @@ pub fn loose_eq(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// JavaScript truthiness: `false`, `null`, `0`, `""` are false; arrays and objects, even
+/// empty ones, are true. Conditions (`if`) in scenarios are judged this way.
+pub fn truthy(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => as_f64(n) != 0.0,
+        Value::String(s) => !s.is_empty(),
+        Value::Array(_) | Value::Object(_) => true,
+    }
+}
+
 /// Writes a number as JavaScript's `String(n)` does: `1`, `1.5`, `1e+21`, `1e-7`.
 pub fn write_number(out: &mut String, n: &Number) {
     if let Some(i) = n.as_i64() {

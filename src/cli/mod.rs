@@ -1,0 +1,64 @@
+//! Command-line interface: scenario tools and running processes from a script of ops.
+
+mod run;
+mod scenario;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// LetsFlow node: a decentralized, peer-to-peer LetsFlow workflow engine.
+#[derive(Debug, Parser)]
+#[command(name = "letsflow", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Validate, normalize or identify a scenario file.
+    #[command(subcommand)]
+    Scenario(scenario::ScenarioCommand),
+    /// Instantiate a process and apply a list of operations, printing a snapshot after each.
+    Run(run::RunArgs),
+}
+
+/// Exit code for input that could not be read or parsed.
+pub(crate) const EXIT_BAD_INPUT: u8 = 2;
+
+impl Cli {
+    /// Runs the command and returns the process exit code.
+    pub fn run(self) -> ExitCode {
+        match self.command {
+            Command::Scenario(cmd) => cmd.run(),
+            Command::Run(args) => args.run(),
+        }
+    }
+}
+
+/// A scenario folder option shared by the commands.
+#[derive(Debug, clap::Args)]
+pub(crate) struct SchemaArgs {
+    /// Folder with local schemas (`actions/form-v1` → DIR/actions/form-v1.yaml).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) schemas: Option<PathBuf>,
+}
+
+impl SchemaArgs {
+    pub(crate) fn registry(&self) -> Result<letsflow::schema::SchemaRegistry, String> {
+        let mut registry = letsflow::schema::SchemaRegistry::new();
+        if let Some(dir) = &self.schemas {
+            registry
+                .load_dir(dir)
+                .map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        Ok(registry)
+    }
+}
+
+/// Prints a one-line error for bad input and returns exit code 2.
+pub(crate) fn bad_input(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(EXIT_BAD_INPUT)
+}

@@ -1,0 +1,256 @@
+//! Data functions: `{"<ref>": EXPR}`, `{"<tpl>": TEMPLATE}` and `{"<select>": {...}}`
+//! embedded anywhere in a scenario, evaluated against the process data (SPEC 1.2).
+//!
+//! Parsing is the expensive part, so a [`FnCache`] collects and parses every data function
+//! of a scenario once; evaluation looks expressions up there and only parses what it has
+//! not seen (for example a doc string in a test suite).
+
+use super::jmespath::{self, Entropy, Env, Expression, Runtime};
+use super::mustache::{self, Template};
+use crate::json;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+
+/// A data function that could not be evaluated.
+#[derive(Debug, thiserror::Error)]
+pub enum FnError {
+    /// A `<ref>` expression that does not parse, e.g. `actors.`.
+    #[error("invalid expression '{expr}': {source}")]
+    Parse {
+        /// The expression text.
+        expr: String,
+        /// What the parser reported.
+        source: jmespath::Error,
+    },
+    /// A `<ref>` expression that fails on this data, e.g. `abs('a')`.
+    #[error("expression '{expr}' failed: {source}")]
+    Eval {
+        /// The expression text.
+        expr: String,
+        /// What the interpreter reported.
+        source: jmespath::Error,
+    },
+    /// A `<tpl>` template that does not parse or render, e.g. `{{#a}}` without `{{/a}}`.
+    #[error("template failed: {source}")]
+    Template {
+        /// What the renderer reported.
+        #[from]
+        source: mustache::Error,
+    },
+}
+
+/// Parsed expressions and templates of one scenario, keyed by their source text.
+#[derive(Debug, Default, Clone)]
+pub struct FnCache {
+    refs: HashMap<String, Expression>,
+    templates: HashMap<String, Template>,
+}
+
+impl FnCache {
+    /// Collects and parses every data function found in `value`. Ones that fail to parse
+    /// are left out; evaluating them reports the error where it is used.
+    pub fn collect(value: &Value) -> Self {
+        let mut cache = FnCache::default();
+        cache.add(value);
+        cache
+    }
+
+    /// Adds the data functions found in `value`.
+    pub fn add(&mut self, value: &Value) {
+        match value {
+            Value::Array(items) => items.iter().for_each(|v| self.add(v)),
+            Value::Object(map) => {
+                if let Some(Value::String(src)) = map.get("<ref>") {
+                    if let Ok(expr) = Expression::parse(src) {
+                        self.refs.insert(src.clone(), expr);
+                    }
+                }
+                if let Some(Value::String(src)) = map.get("<tpl>") {
+                    if let Ok(tpl) = Template::parse(src) {
+                        self.templates.insert(src.clone(), tpl);
+                    }
+                }
+                map.values().for_each(|v| self.add(v));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Evaluates data functions with a function runtime, a cache of parsed expressions and,
+/// during a step, the entropy that makes `uuid()` deterministic.
+#[derive(Clone, Copy)]
+pub struct Evaluator<'a> {
+    runtime: &'a Runtime,
+    cache: Option<&'a FnCache>,
+    entropy: Option<&'a Entropy>,
+}
+
+impl<'a> Evaluator<'a> {
+    /// An evaluator with the standard function runtime and no cache.
+    pub fn new() -> Self {
+        Evaluator {
+            runtime: Runtime::global(),
+            cache: None,
+            entropy: None,
+        }
+    }
+
+    /// Uses another function runtime (with application functions registered).
+    pub fn with_runtime(self, runtime: &'a Runtime) -> Self {
+        Evaluator { runtime, ..self }
+    }
+
+    /// Looks parsed expressions up in `cache` first.
+    pub fn with_cache(self, cache: &'a FnCache) -> Self {
+        Evaluator {
+            cache: Some(cache),
+            ..self
+        }
+    }
+
+    /// Seeds `uuid()` without a name.
+    pub fn with_entropy(self, entropy: &'a Entropy) -> Self {
+        Evaluator {
+            entropy: Some(entropy),
+            ..self
+        }
+    }
+
+    /// Evaluates every data function in `subject` against `data`; other values are copied.
+    pub fn apply(&self, subject: &Value, data: &Value) -> Result<Value, FnError> {
+        match subject {
+            Value::Array(items) => items
+                .iter()
+                .map(|item| self.apply(item, data))
+                .collect::<Result<_, _>>()
+                .map(Value::Array),
+            Value::Object(map) => {
+                if let Some(expr) = map.get("<ref>") {
+                    return match expr {
+                        Value::String(src) => self.reference(src, data),
+                        _ => Ok(Value::Null),
+                    };
+                }
+                if let Some(tpl) = map.get("<tpl>") {
+                    return self.template(tpl, data);
+                }
+                if let Some(Value::Object(options)) = map.get("<select>") {
+                    return self.select(options, data);
+                }
+                map.iter()
+                    .map(|(k, v)| Ok((k.clone(), self.apply(v, data)?)))
+                    .collect::<Result<Map<_, _>, _>>()
+                    .map(Value::Object)
+            }
+            other => Ok(other.clone()),
+        }
+    }
+
+    /// Evaluates a JMESPath expression against `data`.
+    pub fn reference(&self, src: &str, data: &Value) -> Result<Value, FnError> {
+        let env = Env {
+            runtime: self.runtime,
+            entropy: self.entropy,
+        };
+        let eval = |expr: &Expression| {
+            expr.search(data, &env).map_err(|source| FnError::Eval {
+                expr: src.to_string(),
+                source,
+            })
+        };
+        match self.cache.and_then(|c| c.refs.get(src)) {
+            Some(expr) => eval(expr),
+            None => {
+                let expr = Expression::parse(src).map_err(|source| FnError::Parse {
+                    expr: src.to_string(),
+                    source,
+                })?;
+                eval(&expr)
+            }
+        }
+    }
+
+    fn template(&self, tpl: &Value, data: &Value) -> Result<Value, FnError> {
+        let empty = Map::new();
+        match tpl {
+            Value::String(src) => self.render(src, data, &empty).map(Value::String),
+            Value::Object(spec) if spec.contains_key("template") => {
+                let template = self.apply(&spec["template"], data)?;
+                let view = match spec.get("view") {
+                    Some(view) => self.apply(view, data)?,
+                    None => Value::Null,
+                };
+                let view = if view.is_null() { data } else { &view };
+                let partials = match spec.get("partials") {
+                    Some(p) => self.apply(p, data)?,
+                    None => Value::Null,
+                };
+                let partials = partials.as_object().unwrap_or(&empty);
+                let src = match &template {
+                    Value::String(s) => s.clone(),
+                    other => json::to_js_string(other),
+                };
+                self.render(&src, view, partials).map(Value::String)
+            }
+            _ => Ok(Value::Null),
+        }
+    }
+
+    fn render(
+        &self,
+        src: &str,
+        view: &Value,
+        partials: &Map<String, Value>,
+    ) -> Result<String, FnError> {
+        match self.cache.and_then(|c| c.templates.get(src)) {
+            Some(tpl) => Ok(tpl.render(view, partials)?),
+            None => Ok(Template::parse(src)?.render(view, partials)?),
+        }
+    }
+
+    fn select(&self, options: &Map<String, Value>, data: &Value) -> Result<Value, FnError> {
+        let subject = match options.get("$") {
+            Some(v) => self.apply(v, data)?,
+            None => Value::Null,
+        };
+        let key = match &subject {
+            Value::String(s) => s.clone(),
+            Value::Bool(_) | Value::Number(_) | Value::Null => json::to_js_string(&subject),
+            other => json::canonical(other),
+        };
+        let key = if subject.is_null() {
+            "null".into()
+        } else {
+            key
+        };
+        match options
+            .get(&key)
+            .filter(|_| key != "$")
+            .or_else(|| options.get("*"))
+        {
+            Some(chosen) => self.apply(chosen, data),
+            None => Ok(Value::Null),
+        }
+    }
+}
+
+impl Default for Evaluator<'_> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// True when `value` holds a data function anywhere, so that evaluating it can be skipped.
+pub fn has_fn(value: &Value) -> bool {
+    match value {
+        Value::Array(items) => items.iter().any(has_fn),
+        Value::Object(map) => {
+            map.contains_key("<ref>")
+                || map.contains_key("<tpl>")
+                || map.contains_key("<select>")
+                || map.values().any(has_fn)
+        }
+        _ => false,
+    }
+}

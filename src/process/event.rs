@@ -1,0 +1,254 @@
+//! Events: the hash-chained log a process is rebuilt from (SPEC 2.2).
+//!
+//! The hash of an event is BLAKE3 over the canonical JSON (see [`crate::json::canonical`]) of
+//! the event without its `hash`, written as lowercase hex. The instantiate event carries the
+//! process id, and every later event names the hash of the one before it, so the chain is
+//! bound to its process. `docs/events.md` records this encoding; it is a protocol.
+
+use crate::json;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value};
+
+/// A point in time, written in JSON as ISO-8601 UTC with milliseconds, as JavaScript's
+/// `Date.toISOString()` writes it (`2025-01-01T00:00:00.000Z`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(pub DateTime<Utc>);
+
+impl Timestamp {
+    /// The time as milliseconds since the Unix epoch.
+    pub fn millis(&self) -> i64 {
+        self.0.timestamp_millis()
+    }
+
+    /// The time `millis` milliseconds since the Unix epoch (clamped to the valid range).
+    pub fn from_millis(millis: i64) -> Self {
+        Timestamp(DateTime::from_timestamp_millis(millis).unwrap_or_default())
+    }
+
+    /// This time plus a number of seconds (fractions kept to the millisecond).
+    pub fn plus_seconds(&self, seconds: f64) -> Self {
+        Self::from_millis(
+            self.millis()
+                .saturating_add((seconds * 1000.0).round() as i64),
+        )
+    }
+
+    /// Seconds from `earlier` to this time.
+    pub fn seconds_since(&self, earlier: &Timestamp) -> f64 {
+        (self.millis() - earlier.millis()) as f64 / 1000.0
+    }
+
+    /// The JSON text form.
+    pub fn to_iso(&self) -> String {
+        self.0.to_rfc3339_opts(SecondsFormat::Millis, true)
+    }
+
+    /// Parses an RFC 3339 / ISO-8601 timestamp.
+    pub fn parse(s: &str) -> Option<Self> {
+        DateTime::parse_from_rfc3339(s)
+            .ok()
+            .map(|t| Timestamp(t.with_timezone(&Utc)))
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_iso())
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Timestamp::parse(&s)
+            .ok_or_else(|| serde::de::Error::custom(format!("invalid timestamp '{s}'")))
+    }
+}
+
+/// The first event of a process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstantiateEvent {
+    /// The process id.
+    pub id: String,
+    /// When the process was created.
+    pub timestamp: Timestamp,
+    /// The id of the scenario it runs.
+    pub scenario: String,
+    /// Actor properties given at the start (e.g. who is the `client`), when any.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub actors: Map<String, Value>,
+    /// The event hash.
+    pub hash: String,
+}
+
+/// An attempt of an actor to perform an action; recorded even when it was rejected.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionEvent {
+    /// Hash of the event before this one.
+    pub previous: String,
+    /// When the action was performed.
+    pub timestamp: Timestamp,
+    /// The action key.
+    pub action: String,
+    /// The actor: `{key, id?, …}` as given by the caller, without `roles`.
+    pub actor: Map<String, Value>,
+    /// The response, when one was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response: Option<Value>,
+    /// True when the step was rejected.
+    pub skipped: bool,
+    /// Why it was rejected.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+    /// The event hash.
+    pub hash: String,
+}
+
+/// A timeout transition that fired.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimeoutEvent {
+    /// Hash of the event before this one.
+    pub previous: String,
+    /// When the timeout fired.
+    pub timestamp: Timestamp,
+    /// The event hash.
+    pub hash: String,
+}
+
+/// Any event of a process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Event {
+    /// The first event.
+    Instantiate(InstantiateEvent),
+    /// An action (possibly skipped).
+    Action(ActionEvent),
+    /// A timeout.
+    Timeout(TimeoutEvent),
+}
+
+impl Event {
+    /// The hash stored in the event.
+    pub fn hash(&self) -> &str {
+        match self {
+            Event::Instantiate(e) => &e.hash,
+            Event::Action(e) => &e.hash,
+            Event::Timeout(e) => &e.hash,
+        }
+    }
+
+    /// The hash of the event before it (`None` for the instantiate event).
+    pub fn previous(&self) -> Option<&str> {
+        match self {
+            Event::Instantiate(_) => None,
+            Event::Action(e) => Some(&e.previous),
+            Event::Timeout(e) => Some(&e.previous),
+        }
+    }
+
+    /// When it happened.
+    pub fn timestamp(&self) -> Timestamp {
+        match self {
+            Event::Instantiate(e) => e.timestamp,
+            Event::Action(e) => e.timestamp,
+            Event::Timeout(e) => e.timestamp,
+        }
+    }
+
+    /// The event as JSON.
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+
+    /// The hash the event should have, computed from its content.
+    pub fn compute_hash(&self) -> String {
+        let mut value = self.to_json();
+        if let Value::Object(map) = &mut value {
+            map.remove("hash");
+        }
+        hash_value(&value)
+    }
+
+    /// True when the stored hash matches the content.
+    pub fn hash_is_valid(&self) -> bool {
+        self.compute_hash() == self.hash()
+    }
+
+    /// Recomputes and stores the hash after the content changed.
+    pub fn rehash(&mut self) {
+        let hash = self.compute_hash();
+        match self {
+            Event::Instantiate(e) => e.hash = hash,
+            Event::Action(e) => e.hash = hash,
+            Event::Timeout(e) => e.hash = hash,
+        }
+    }
+}
+
+/// BLAKE3 of the canonical JSON of `value`, as lowercase hex.
+pub fn hash_value(value: &Value) -> String {
+    blake3::hash(json::canonical(value).as_bytes())
+        .to_hex()
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ts(s: &str) -> Timestamp {
+        Timestamp::parse(s).expect("timestamp")
+    }
+
+    #[test]
+    fn timestamps_are_written_like_javascript() {
+        let t = ts("2025-01-02T03:04:05Z");
+        assert_eq!(t.to_iso(), "2025-01-02T03:04:05.000Z");
+        assert_eq!(t.plus_seconds(1.5).to_iso(), "2025-01-02T03:04:06.500Z");
+        assert_eq!(t.plus_seconds(60.0).seconds_since(&t), 60.0);
+    }
+
+    #[test]
+    fn events_round_trip_and_detect_tampering() {
+        let mut event = Event::Action(ActionEvent {
+            previous: "abc".into(),
+            timestamp: ts("2025-01-01T00:00:00Z"),
+            action: "complete".into(),
+            actor: json!({"key": "actor"})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+            response: None,
+            skipped: false,
+            errors: vec![],
+            hash: String::new(),
+        });
+        event.rehash();
+        assert!(event.hash_is_valid());
+        let text = serde_json::to_string(&event).expect("json");
+        assert!(!text.contains("response"));
+        let back: Event = serde_json::from_str(&text).expect("parse");
+        assert_eq!(back, event);
+
+        if let Event::Action(e) = &mut event {
+            e.action = "cancel".into();
+        }
+        assert!(!event.hash_is_valid());
+    }
+
+    #[test]
+    fn untagged_parsing_picks_the_right_kind() {
+        let t: Event = serde_json::from_value(json!({
+            "previous": "x", "timestamp": "2025-01-01T00:00:00.000Z", "hash": "h"
+        }))
+        .expect("timeout");
+        assert!(matches!(t, Event::Timeout(_)));
+        let i: Event = serde_json::from_value(json!({
+            "id": "p", "timestamp": "2025-01-01T00:00:00.000Z", "scenario": "s", "hash": "h"
+        }))
+        .expect("instantiate");
+        assert!(matches!(i, Event::Instantiate(_)));
+    }
+}

@@ -1,0 +1,460 @@
+//! Creating a process and instantiating its states, actions and actors (SPEC 2.3, 2.4, 2.6).
+
+use super::compiled::wildcard_form;
+use super::event::{Event, InstantiateEvent, Timestamp};
+use super::{Error, Process, Scenario};
+use crate::expr::datafn::Evaluator;
+use crate::expr::jmespath::Entropy;
+use crate::json::truthy;
+use crate::schema::SchemaRegistry;
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+impl Process {
+    /// Starts a process of `scenario` with the given id at time `at`: actors from their
+    /// schemas (plus `actors` given here, e.g. `{"client": {"id": "u1"}}`), default vars and
+    /// result, the instantiate event, and the `initial` state (following automatic
+    /// transitions).
+    pub fn instantiate(
+        scenario: Arc<Scenario>,
+        id: &str,
+        actors: Map<String, Value>,
+        at: Timestamp,
+    ) -> Result<Process, Error> {
+        let mut event = Event::Instantiate(InstantiateEvent {
+            id: id.to_string(),
+            timestamp: at,
+            scenario: scenario.id().to_string(),
+            actors,
+            hash: String::new(),
+        });
+        event.rehash();
+        Self::from_instantiate_event(scenario, event)
+    }
+
+    /// Rebuilds the start of a process from its instantiate event.
+    pub(crate) fn from_instantiate_event(
+        scenario: Arc<Scenario>,
+        event: Event,
+    ) -> Result<Process, Error> {
+        let Event::Instantiate(start) = &event else {
+            return Err(Error::Replay(
+                "the first event must be an instantiate event".into(),
+            ));
+        };
+        let json = scenario.json();
+        let registry = scenario.registry();
+
+        let mut actors = Map::new();
+        let schema_keys = scenario
+            .section("actors")
+            .keys()
+            .filter(|k| !k.ends_with('*'))
+            .chain(
+                start
+                    .actors
+                    .keys()
+                    .filter(|k| !scenario.section("actors").contains_key(*k)),
+            );
+        for key in schema_keys {
+            let values = start.actors.get(key).cloned().unwrap_or(Value::Null);
+            actors.insert(key.clone(), instantiate_actor(&scenario, key, &values)?);
+        }
+
+        let mut vars = Map::new();
+        for (key, schema) in scenario.section("vars") {
+            if let Some(v) = default_value(schema, registry) {
+                vars.insert(key.clone(), v);
+            }
+        }
+        let result = json
+            .get("result")
+            .and_then(|s| default_value(s, registry))
+            .unwrap_or(Value::Null);
+
+        let mut doc = Map::new();
+        let title = match json.get("title") {
+            Some(Value::String(t)) => Value::String(t.clone()),
+            _ => Value::String(format!("Process {}", start.id)),
+        };
+        doc.insert("id".into(), Value::String(start.id.clone()));
+        doc.insert("title".into(), title);
+        doc.insert("isRunning".into(), Value::Bool(true));
+        doc.insert(
+            "tags".into(),
+            json.get("tags").cloned().unwrap_or(Value::Array(vec![])),
+        );
+        doc.insert("scenario".into(), scenario.json_with_id().clone());
+        doc.insert("actors".into(), Value::Object(actors));
+        doc.insert("vars".into(), Value::Object(vars));
+        doc.insert("result".into(), result);
+        doc.insert("current".into(), Value::Null);
+        doc.insert("previous".into(), Value::Array(vec![]));
+
+        let at = start.timestamp;
+        let entropy = Entropy::new(seed_of(&event));
+        let mut process = Process {
+            scenario,
+            doc: Value::Object(doc),
+            events: vec![event],
+            predicting: false,
+        };
+        process.enter_state("initial", at, &entropy)?;
+        Ok(process)
+    }
+
+    /// An evaluator for this process's scenario.
+    pub(crate) fn evaluator<'a>(&'a self, entropy: &'a Entropy) -> Evaluator<'a> {
+        Evaluator::new()
+            .with_cache(self.scenario.fns())
+            .with_entropy(entropy)
+    }
+
+    /// Moves to state `key`, entered at `at`: instantiates it, then follows automatic
+    /// transitions (`on: null`) while their condition holds, and marks an end state.
+    pub(crate) fn enter_state(
+        &mut self,
+        key: &str,
+        at: Timestamp,
+        entropy: &Entropy,
+    ) -> Result<(), Error> {
+        let mut key = key.to_string();
+        let mut seen = vec![key.clone()];
+        loop {
+            let state = self.instantiate_state(&key, at, entropy)?;
+            self.set_field("current", state);
+            let Some(next) = self.automatic_transition(&key, entropy)? else {
+                break;
+            };
+            self.log_transition(&next, entropy)?;
+            match next.get("goto").and_then(Value::as_str) {
+                Some(goto) if !seen.iter().any(|s| s == goto) => {
+                    seen.push(goto.to_string());
+                    key = goto.to_string();
+                }
+                _ => break,
+            }
+        }
+        if self.scenario.is_end_state(&key) {
+            self.set_field("isRunning", Value::Bool(false));
+            let tag = self.current().get("tag").cloned();
+            if let (Some(Value::Array(tags)), Value::Array(list)) = (tag, self.field_mut("tags")) {
+                list.extend(tags);
+            }
+        }
+        Ok(())
+    }
+
+    /// The first automatic transition (`on: null`) of the state whose `if` holds.
+    fn automatic_transition(
+        &self,
+        state: &str,
+        entropy: &Entropy,
+    ) -> Result<Option<Map<String, Value>>, Error> {
+        let Some(scenario_state) = self.scenario.state(state) else {
+            return Ok(None);
+        };
+        for tr in transitions(scenario_state) {
+            if !matches!(tr.get("on"), Some(Value::Null)) {
+                continue;
+            }
+            if self.condition(tr.get("if"), entropy)? {
+                return Ok(Some(tr.clone()));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Evaluates a condition (`if`): absent is true; otherwise JavaScript truthiness.
+    pub(crate) fn condition(&self, cond: Option<&Value>, entropy: &Entropy) -> Result<bool, Error> {
+        Ok(match cond {
+            None => true,
+            Some(Value::Bool(b)) => *b,
+            Some(c) => truthy(&self.evaluator(entropy).apply(c, &self.doc)?),
+        })
+    }
+
+    /// Appends the transition's log entry to `previous` when its `if` holds (SPEC 2.7).
+    pub(crate) fn log_transition(
+        &mut self,
+        transition: &Map<String, Value>,
+        entropy: &Entropy,
+    ) -> Result<(), Error> {
+        let Some(log) = transition.get("log") else {
+            return Ok(());
+        };
+        let Value::Object(mut log) = self.evaluator(entropy).apply(log, &self.doc)? else {
+            return Ok(());
+        };
+        let should_log = log.remove("if").map(|v| truthy(&v)).unwrap_or(true);
+        if !should_log {
+            return Ok(());
+        }
+        let event = self.last_event();
+        log.insert(
+            "timestamp".into(),
+            Value::String(event.timestamp().to_iso()),
+        );
+        if let Event::Action(e) = event {
+            log.insert("actor".into(), Value::Object(e.actor.clone()));
+        }
+        if let Value::Array(previous) = self.field_mut("previous") {
+            previous.push(Value::Object(log));
+        }
+        Ok(())
+    }
+
+    /// The current-state object for state `key` (SPEC 2.4).
+    pub(crate) fn instantiate_state(
+        &self,
+        key: &str,
+        at: Timestamp,
+        entropy: &Entropy,
+    ) -> Result<Value, Error> {
+        let scenario_state = self
+            .scenario
+            .state(key)
+            .ok_or_else(|| Error::UnknownState(key.to_string()))?;
+        let eval = self.evaluator(entropy);
+
+        let mut state = Map::new();
+        for (name, value) in scenario_state {
+            if name == "transitions" || name == "notify" {
+                continue;
+            }
+            state.insert(name.clone(), eval.apply(value, &self.doc)?);
+        }
+
+        // Actions: transitions with an action whose `if` holds, grouped by action.
+        let mut grouped: Vec<(String, Vec<String>)> = Vec::new();
+        for tr in transitions(scenario_state) {
+            let Some(Value::String(on)) = tr.get("on") else {
+                continue;
+            };
+            if !self.condition(tr.get("if"), entropy)? {
+                continue;
+            }
+            let by = string_list(&eval.apply(tr.get("by").unwrap_or(&Value::Null), &self.doc)?);
+            match grouped.iter_mut().find(|(a, _)| a == on) {
+                Some((_, list)) => list.extend(by),
+                None => grouped.push((on.clone(), by)),
+            }
+        }
+        let mut actions = Vec::new();
+        for (on, by) in grouped {
+            let (_, action) =
+                self.scenario
+                    .action(key, &on)
+                    .ok_or_else(|| Error::UnknownAction {
+                        action: on.clone(),
+                        state: key.to_string(),
+                    })?;
+            let mut action = self.instantiate_action(&on, action, Some(&by), entropy)?;
+            if action.remove("if").is_some_and(|v| truthy(&v)) {
+                actions.push(Value::Object(action));
+            }
+        }
+
+        let mut notify = Vec::new();
+        if let Some(entries) = scenario_state.get("notify") {
+            if let Value::Array(entries) = eval.apply(entries, &self.doc)? {
+                for entry in entries {
+                    let Value::Object(mut entry) = entry else {
+                        continue;
+                    };
+                    if !entry.remove("if").is_none_or(|v| truthy(&v)) {
+                        continue;
+                    }
+                    entry.remove("trigger");
+                    notify.push(Value::Object(entry));
+                }
+            }
+        }
+
+        state.insert("notify".into(), Value::Array(notify));
+        state.insert("key".into(), Value::String(key.to_string()));
+        state.insert("timestamp".into(), Value::String(at.to_iso()));
+        state.insert("actions".into(), Value::Array(actions));
+        Ok(Value::Object(state))
+    }
+
+    /// An action as the process shows it: evaluated, `update` left out, `key` added, its
+    /// `actor` list expanded to process actors and narrowed to the transitions' `by`, and
+    /// `if` false when no actor is left (SPEC 2.4).
+    pub(crate) fn instantiate_action(
+        &self,
+        key: &str,
+        action: &Map<String, Value>,
+        by: Option<&[String]>,
+        entropy: &Entropy,
+    ) -> Result<Map<String, Value>, Error> {
+        let eval = self.evaluator(entropy);
+        let mut out = Map::new();
+        for (name, value) in action {
+            if name == "update" {
+                continue;
+            }
+            out.insert(name.clone(), eval.apply(value, &self.doc)?);
+        }
+        out.insert("key".into(), Value::String(key.to_string()));
+
+        let by = by.filter(|b| !b.iter().any(|s| s == "*"));
+        let declared = string_list(out.get("actor").unwrap_or(&Value::Null));
+        let process_actors: Vec<&String> = match self.actors() {
+            Value::Object(map) => map.keys().collect(),
+            _ => vec![],
+        };
+        let mut actors: Vec<String> = Vec::new();
+        for name in &declared {
+            if name == "*" {
+                actors.extend(process_actors.iter().map(|k| k.to_string()));
+                if let Some(by) = by {
+                    actors.extend(by.iter().filter(|b| b.starts_with("service:")).cloned());
+                }
+            } else if name.ends_with('*') {
+                actors.extend(
+                    process_actors
+                        .iter()
+                        .filter(|k| wildcard_form(k) == *name)
+                        .map(|k| k.to_string()),
+                );
+            } else if name.starts_with("service:") || process_actors.iter().any(|k| *k == name) {
+                actors.push(name.clone());
+            }
+        }
+        if let Some(by) = by {
+            actors.retain(|a| by.contains(a) || by.contains(&wildcard_form(a)));
+        }
+        let cond = out.get("if").map(truthy).unwrap_or(true) && !actors.is_empty();
+        out.insert(
+            "actor".into(),
+            Value::Array(actors.into_iter().map(Value::String).collect()),
+        );
+        out.insert("if".into(), Value::Bool(cond));
+        Ok(out)
+    }
+}
+
+/// A process actor for `key` from its (wildcard) schema: `{title, …defaults, …values, role}`.
+pub(crate) fn instantiate_actor(
+    scenario: &Scenario,
+    key: &str,
+    values: &Value,
+) -> Result<Value, Error> {
+    let schema_key = scenario
+        .schema_key("actors", key)
+        .ok_or_else(|| Error::UnknownActor(key.to_string()))?;
+    let schema = scenario
+        .section("actors")
+        .get(&schema_key)
+        .cloned()
+        .unwrap_or(Value::Null);
+
+    let title = match schema.get("title").and_then(Value::as_str) {
+        Some(t) if !t.is_empty() => {
+            if schema_key.ends_with('*') {
+                format!("{t} {}", &key[schema_key.len() - 1..])
+            } else {
+                t.to_string()
+            }
+        }
+        _ => key.replacen('_', " ", 1).trim().to_string(),
+    };
+
+    let mut actor = Map::new();
+    actor.insert("title".into(), Value::String(title));
+    if let Some(Value::Object(defaults)) = default_value(&schema, scenario.registry()) {
+        actor.extend(defaults);
+    }
+    if let Value::Object(values) = values {
+        actor.extend(values.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    if let Some(role) = schema.get("role").filter(|r| truthy(r)) {
+        actor.insert("role".into(), role.clone());
+    }
+    Ok(Value::Object(actor))
+}
+
+/// The default value a schema describes: `default`, else `const`, else for an object with
+/// `properties` the defaults of its properties (none when there are none); `$ref`s to known
+/// schemas are followed.
+pub(crate) fn default_value(schema: &Value, registry: &SchemaRegistry) -> Option<Value> {
+    default_value_in(schema, registry, schema, 0)
+}
+
+fn default_value_in(
+    schema: &Value,
+    registry: &SchemaRegistry,
+    base: &Value,
+    depth: usize,
+) -> Option<Value> {
+    if depth > 32 {
+        return None;
+    }
+    let Value::Object(s) = schema else {
+        return None;
+    };
+    if let Some(Value::String(uri)) = s.get("$ref") {
+        let (doc, pointer) = uri.split_once('#').unwrap_or((uri, ""));
+        let target = if doc.is_empty() {
+            base
+        } else {
+            registry.get(doc)?
+        };
+        let resolved = pointer
+            .split('/')
+            .filter(|p| !p.is_empty())
+            .try_fold(target, |node, part| node.get(part))?;
+        return default_value_in(resolved, registry, target, depth + 1);
+    }
+    if let Some(v) = s.get("default") {
+        return Some(v.clone());
+    }
+    if let Some(v) = s.get("const") {
+        return Some(v.clone());
+    }
+    let is_object = s.get("type").is_none_or(|t| t == "object");
+    if let (true, Some(Value::Object(props))) = (is_object, s.get("properties")) {
+        let defaults: Map<String, Value> = props
+            .iter()
+            .filter_map(|(k, p)| Some((k.clone(), default_value_in(p, registry, base, depth + 1)?)))
+            .collect();
+        return (!defaults.is_empty()).then_some(Value::Object(defaults));
+    }
+    None
+}
+
+/// The transitions of a scenario state.
+pub(crate) fn transitions(state: &Map<String, Value>) -> impl Iterator<Item = &Map<String, Value>> {
+    state
+        .get("transitions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_object)
+}
+
+/// A string or a list of strings as a list; anything else is empty.
+pub(crate) fn string_list(value: &Value) -> Vec<String> {
+    match value {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(items) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
+        _ => vec![],
+    }
+}
+
+/// The seed for `uuid()` while applying `event`: its content without hash and outcome, so
+/// the same attempt gives the same uuids on every node and on replay.
+pub(crate) fn seed_of(event: &Event) -> [u8; 32] {
+    let mut value = event.to_json();
+    if let Value::Object(map) = &mut value {
+        for key in ["hash", "skipped", "errors"] {
+            map.remove(key);
+        }
+    }
+    *blake3::hash(crate::json::canonical(&value).as_bytes()).as_bytes()
+}

@@ -1,0 +1,479 @@
+//! Stepping a process: an actor performs an action (SPEC 2.5), or a timeout fires (2.8).
+//!
+//! Step and replay share [`Process::apply_action`], so a chain replays exactly as it was
+//! stepped.
+
+use super::compiled::wildcard_form;
+use super::event::{ActionEvent, Event, TimeoutEvent, Timestamp};
+use super::path;
+use super::state::{seed_of, string_list, transitions};
+use super::{Error, Process, StepActor, StepOutcome};
+use crate::expr::jmespath::Entropy;
+use crate::json::truthy;
+use serde_json::{Map, Value};
+
+/// The parts of the document a step may change before it is accepted; restored when the
+/// step turns out to be rejected.
+struct Saved {
+    title: Value,
+    actors: Value,
+    vars: Value,
+    result: Value,
+    current: Value,
+    previous: Value,
+}
+
+impl Process {
+    /// `actor` performs `action` with `response` (None: no response given) at time `at`.
+    /// A rejected step is recorded as a skipped event with its errors (see [`StepOutcome`]);
+    /// `Err` is only for failures of the scenario itself or of the caller.
+    pub fn step(
+        &mut self,
+        action: &str,
+        actor: &StepActor,
+        response: Option<Value>,
+        at: Timestamp,
+    ) -> Result<StepOutcome, Error> {
+        let mut event = ActionEvent {
+            previous: self.last_event().hash().to_string(),
+            timestamp: at,
+            action: action.to_string(),
+            actor: actor.for_event(),
+            response,
+            skipped: false,
+            errors: vec![],
+            hash: String::new(),
+        };
+        let errors = self.apply_action(&event, actor)?;
+        event.skipped = !errors.is_empty();
+        event.errors = errors.clone();
+        let mut event = Event::Action(event);
+        event.rehash();
+        self.replace_last_pending(event);
+        Ok(StepOutcome {
+            skipped: !errors.is_empty(),
+            errors,
+        })
+    }
+
+    /// Applies an action event. The event is appended (as given; the caller fixes its
+    /// outcome and hash afterwards) and the errors are returned: empty when the step was
+    /// accepted, else the process is as before apart from the appended event.
+    pub(crate) fn apply_action(
+        &mut self,
+        event: &ActionEvent,
+        actor: &StepActor,
+    ) -> Result<Vec<String>, Error> {
+        let entropy = Entropy::new(seed_of(&Event::Action(event.clone())));
+        let saved = self.save();
+        self.events.push(Event::Action(event.clone()));
+
+        match self.try_action(event, actor, &entropy) {
+            Ok(errors) if errors.is_empty() => Ok(errors),
+            Ok(errors) => {
+                self.restore(saved);
+                Ok(errors)
+            }
+            Err(err @ (Error::Fn(_) | Error::UpdatePath(_))) => {
+                // A failing data function or update of the scenario rejects this step
+                // rather than breaking the process.
+                self.restore(saved);
+                Ok(vec![err.to_string()])
+            }
+            Err(err) => {
+                self.restore(saved);
+                self.events.pop();
+                Err(err)
+            }
+        }
+    }
+
+    fn try_action(
+        &mut self,
+        event: &ActionEvent,
+        actor: &StepActor,
+        entropy: &Entropy,
+    ) -> Result<Vec<String>, Error> {
+        let action = event.action.as_str();
+        let actor_key = actor.actor_key();
+        let state_key = self.current_key().to_string();
+        let scenario = self.scenario.clone();
+        let found = scenario.action(&state_key, action);
+
+        let response = match &event.response {
+            Some(r) => r.clone(),
+            None => found
+                .as_ref()
+                .and_then(|(_, a)| a.get("response"))
+                .and_then(|s| super::state::default_value(s, scenario.registry()))
+                .unwrap_or(Value::Null),
+        };
+
+        // current.response, current.actor and current.action are visible to the checks,
+        // the update instructions and the next state's data functions.
+        let mut current_actor = match self.actors().get(actor_key) {
+            Some(Value::Object(a)) => a.clone(),
+            _ => Map::new(),
+        };
+        current_actor.insert("key".into(), Value::String(actor_key.to_string()));
+        let current_action = self
+            .current()
+            .get("actions")
+            .and_then(Value::as_array)
+            .and_then(|list| {
+                list.iter()
+                    .find(|a| a.get("key").and_then(Value::as_str) == Some(action))
+            })
+            .cloned()
+            .unwrap_or(Value::Null);
+        let current = self.field_mut("current");
+        current["response"] = response.clone();
+        current["actor"] = Value::Object(current_actor);
+        current["action"] = current_action;
+
+        let errors = self.validate_step(action, actor, &response, entropy)?;
+        if !errors.is_empty() {
+            return Ok(errors);
+        }
+
+        if let Some((_, scenario_action)) = &found {
+            for instruction in scenario_action
+                .get("update")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let instruction = self.evaluator(entropy).apply(instruction, &self.doc)?;
+                if instruction.get("if").is_some_and(|c| !truthy(c)) {
+                    continue;
+                }
+                self.update(&instruction, actor_key)?;
+            }
+        }
+
+        let mut errors = if self.predicting {
+            vec![]
+        } else {
+            self.validate_process()
+        };
+        let next = self.find_action_transition(action, actor_key, entropy)?;
+        let Some(next) = next.filter(|_| errors.is_empty()) else {
+            if errors.is_empty() {
+                errors.push(format!(
+                    "No transition found for action '{action}' in state '{state_key}' for actor {actor_key}"
+                ));
+            }
+            return Ok(errors);
+        };
+
+        self.log_transition(&next, entropy)?;
+        match next.get("goto").and_then(Value::as_str) {
+            Some(goto) => self.enter_state(&goto.to_string(), event.timestamp, entropy)?,
+            None => {
+                let entered = self.current_timestamp();
+                self.enter_state(&state_key, entered, entropy)?;
+            }
+        }
+        Ok(vec![])
+    }
+
+    /// The checks of SPEC 2.5 step 4, in order.
+    fn validate_step(
+        &self,
+        action: &str,
+        actor: &StepActor,
+        response: &Value,
+        entropy: &Entropy,
+    ) -> Result<Vec<String>, Error> {
+        let mut errors = Vec::new();
+        let state_key = self.current_key();
+        let key = actor.actor_key();
+        let service = key.strip_prefix("service:");
+        let process_actor = self.actors().get(key).filter(|a| truthy(a));
+
+        let current_action = match self.scenario.action(state_key, action) {
+            Some((k, a)) => Some(self.instantiate_action(&k, a, None, entropy)?),
+            None => None,
+        };
+
+        let scenario_state = self.scenario.state(state_key);
+        let allowed_here = scenario_state
+            .into_iter()
+            .flat_map(transitions)
+            .any(|tr| tr.get("on").and_then(Value::as_str) == Some(action));
+        if !allowed_here {
+            errors.push(format!(
+                "Action '{action}' is not allowed in state '{state_key}'"
+            ));
+        }
+
+        if service.is_none() && process_actor.is_none() {
+            errors.push(format!("Actor '{key}' is not defined in the scenario"));
+        }
+
+        if let Some(process_actor) = process_actor {
+            let user_id = actor.get("id");
+            let user_roles = actor.get("roles");
+            if user_id.is_some_and(truthy) || user_roles.is_some() {
+                let actor_id = process_actor.get("id").filter(|v| truthy(v));
+                let actor_role = process_actor.get("role").filter(|v| truthy(v));
+                if actor_id.is_none() && actor_role.is_none() {
+                    errors.push(format!("Actor '{key}' is not assigned to a user or role"));
+                }
+                if let Some(id) = actor_id {
+                    if Some(id) != user_id {
+                        errors.push(format!("User is not allowed to perform as actor '{key}'"));
+                    }
+                }
+                if let (None, Some(role)) = (actor_id, actor_role) {
+                    let roles = string_list(role);
+                    let user_roles = user_roles.map(string_list).unwrap_or_default();
+                    if !roles.iter().any(|r| user_roles.contains(r)) {
+                        errors.push(format!("User is not allowed to perform as actor '{key}'"));
+                    }
+                }
+            }
+        }
+
+        if let Some(current_action) = &current_action {
+            let may = string_list(current_action.get("actor").unwrap_or(&Value::Null));
+            if (process_actor.is_some() || service.is_some()) && !may.iter().any(|a| a == key) {
+                let who = match service {
+                    Some(s) => format!("Service '{s}'"),
+                    None => format!("Actor '{key}'"),
+                };
+                errors.push(format!("{who} is not allowed to perform action '{action}'"));
+            }
+            if !current_action.get("if").is_some_and(truthy) {
+                errors.push(format!(
+                    "Action '{action}' is not allowed due to if condition"
+                ));
+            }
+            if !self.predicting {
+                if let Some(schema) = current_action
+                    .get("response")
+                    .filter(|s| s.as_object().is_some_and(|m| !m.is_empty()))
+                {
+                    for err in self.scenario.validate_response(schema, response)? {
+                        errors.push(format!("Response is invalid: {}", err.text()));
+                    }
+                }
+            }
+        }
+        Ok(errors)
+    }
+
+    /// Applies one evaluated update instruction (SPEC 2.5 step 5).
+    fn update(&mut self, instruction: &Value, actor_key: &str) -> Result<(), Error> {
+        let path = instruction
+            .get("set")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        if !update_path_allowed(&path) {
+            return Err(Error::UpdatePath(path));
+        }
+        let stub = instruction.get("stub").filter(|s| !s.is_null());
+        let mut value = match (self.predicting, stub) {
+            (true, Some(stub)) => stub.clone(),
+            _ => instruction.get("value").cloned().unwrap_or(Value::Null),
+        };
+        let mode = instruction
+            .get("mode")
+            .and_then(Value::as_str)
+            .unwrap_or("replace");
+
+        let existing: Vec<String> = match self.actors() {
+            Value::Object(map) => map.keys().cloned().collect(),
+            _ => vec![],
+        };
+        let current = path::get(&self.doc, &path).cloned();
+        match mode {
+            "merge" => match (current, &mut value) {
+                (Some(Value::Array(mut old)), Value::Array(new)) => {
+                    old.append(new);
+                    value = Value::Array(old);
+                }
+                (Some(Value::Object(mut old)), Value::Object(new)) => {
+                    old.extend(std::mem::take(new));
+                    value = Value::Object(old);
+                }
+                (Some(Value::Object(old)), Value::Null) => value = Value::Object(old),
+                _ => {}
+            },
+            "append" => {
+                value = match current {
+                    Some(Value::Array(mut old)) => {
+                        old.push(value);
+                        Value::Array(old)
+                    }
+                    _ => Value::Array(vec![value]),
+                }
+            }
+            _ => {}
+        }
+        path::set(&mut self.doc, &path, value);
+
+        // Writing under current.actor writes through to the actor.
+        let is_current_actor = path == "current.actor" || path.starts_with("current.actor.");
+        if is_current_actor && self.actors().get(actor_key).is_some() {
+            if let Some(Value::Object(mut actor)) = self.current().get("actor").cloned() {
+                actor.remove("key");
+                self.field_mut("actors")[actor_key] = Value::Object(actor);
+            }
+        }
+
+        // Actors that appeared are instantiated from their (wildcard) schema.
+        let added: Vec<(String, Value)> = match self.actors() {
+            Value::Object(map) => map
+                .iter()
+                .filter(|(k, _)| !existing.contains(k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            _ => vec![],
+        };
+        for (key, values) in added {
+            // An actor the scenario doesn't know fails process validation instead.
+            if let Ok(actor) = super::state::instantiate_actor(&self.scenario, &key, &values) {
+                self.field_mut("actors")[key.as_str()] = actor;
+            }
+        }
+        Ok(())
+    }
+
+    /// The first action transition of the current state for this action and actor whose
+    /// `if` holds.
+    fn find_action_transition(
+        &self,
+        action: &str,
+        actor_key: &str,
+        entropy: &Entropy,
+    ) -> Result<Option<Map<String, Value>>, Error> {
+        let Some(state) = self.scenario.state(self.current_key()) else {
+            return Ok(None);
+        };
+        let eval = self.evaluator(entropy);
+        for tr in transitions(state) {
+            if tr.get("on").and_then(Value::as_str) != Some(action) {
+                continue;
+            }
+            if !self.condition(tr.get("if"), entropy)? {
+                continue;
+            }
+            let by = string_list(&eval.apply(tr.get("by").unwrap_or(&Value::Null), &self.doc)?);
+            let wildcard = wildcard_form(actor_key);
+            if by
+                .iter()
+                .any(|b| b == actor_key || b == "*" || *b == wildcard)
+            {
+                return Ok(Some(tr.clone()));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Fires the first due timeout transition of the current state at time `at` (SPEC
+    /// 2.8). Returns whether one fired; when none is due nothing is recorded.
+    pub fn timeout(&mut self, at: Timestamp) -> Result<bool, Error> {
+        let mut event = Event::Timeout(TimeoutEvent {
+            previous: self.last_event().hash().to_string(),
+            timestamp: at,
+            hash: String::new(),
+        });
+        event.rehash();
+        self.apply_timeout(event)
+    }
+
+    /// Applies a timeout event; `Ok(false)` (and nothing appended) when no timeout
+    /// transition is due at its time.
+    pub(crate) fn apply_timeout(&mut self, event: Event) -> Result<bool, Error> {
+        let passed = event.timestamp().seconds_since(&self.current_timestamp());
+        self.fire_timeout(event, passed)
+    }
+
+    /// Fires the first timeout transition due after `passed` seconds, recording `event`.
+    pub(crate) fn fire_timeout(&mut self, event: Event, passed: f64) -> Result<bool, Error> {
+        let entropy = Entropy::new(seed_of(&event));
+        let Some(next) = self.find_timeout_transition(passed, &entropy)? else {
+            return Ok(false);
+        };
+        let at = event.timestamp();
+        self.events.push(event);
+        self.log_transition(&next, &entropy)?;
+        if let Some(goto) = next.get("goto").and_then(Value::as_str) {
+            self.enter_state(&goto.to_string(), at, &entropy)?;
+        }
+        Ok(true)
+    }
+
+    /// The first timeout transition (by `after`) whose `if` holds and whose `after` has
+    /// passed.
+    pub(crate) fn find_timeout_transition(
+        &self,
+        passed: f64,
+        entropy: &Entropy,
+    ) -> Result<Option<Map<String, Value>>, Error> {
+        let Some(state) = self.scenario.state(self.current_key()) else {
+            return Ok(None);
+        };
+        let mut timeouts: Vec<(f64, &Map<String, Value>)> = transitions(state)
+            .filter_map(|tr| Some((tr.get("after")?.as_f64()?, tr)))
+            .collect();
+        timeouts.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for (after, tr) in timeouts {
+            if after <= passed && self.condition(tr.get("if"), entropy)? {
+                return Ok(Some(tr.clone()));
+            }
+        }
+        Ok(None)
+    }
+
+    /// When the earliest timeout transition of the current state falls due, if it has one.
+    /// (Its `if` is checked when it fires.)
+    pub fn next_timeout(&self) -> Option<Timestamp> {
+        let state = self.scenario.state(self.current_key())?;
+        transitions(state)
+            .filter_map(|tr| tr.get("after")?.as_f64())
+            .min_by(f64::total_cmp)
+            .map(|after| self.current_timestamp().plus_seconds(after))
+    }
+
+    fn save(&self) -> Saved {
+        Saved {
+            title: self.title().clone(),
+            actors: self.actors().clone(),
+            vars: self.vars().clone(),
+            result: self.result().clone(),
+            current: self.current().clone(),
+            previous: self.previous().clone(),
+        }
+    }
+
+    fn restore(&mut self, saved: Saved) {
+        self.set_field("title", saved.title);
+        self.set_field("actors", saved.actors);
+        self.set_field("vars", saved.vars);
+        self.set_field("result", saved.result);
+        self.set_field("current", saved.current);
+        self.set_field("previous", saved.previous);
+        // isRunning and tags only change when an end state is entered, which happens
+        // after the last check, so they need no saving.
+    }
+
+    /// Replaces the event appended by `apply_action` with its final form.
+    fn replace_last_pending(&mut self, event: Event) {
+        if let Some(last) = self.events.last_mut() {
+            *last = event;
+        }
+    }
+}
+
+/// Paths update instructions may write (SPEC 2.5 step 5).
+fn update_path_allowed(path: &str) -> bool {
+    let under = |root: &str| path == root || path.starts_with(&format!("{root}."));
+    path == "title"
+        || path == "previous"
+        || ["vars", "actors", "result", "current.actor"]
+            .iter()
+            .any(|r| under(r))
+}
