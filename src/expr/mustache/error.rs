@@ -101,7 +101,8 @@ pub enum Error {
         /// Where the tag is.
         at: Location,
     },
-    /// Sections nested deeper than the limit, e.g. 65 times `{{#a}}`.
+    /// Sections nested deeper than [`MAX_NESTING`](super::MAX_NESTING) in one template,
+    /// e.g. 201 times `{{#a}}`.
     #[error("sections nested deeper than {limit} at {at}{}", .at.caret())]
     TooDeep {
         /// The nesting limit.
@@ -109,12 +110,21 @@ pub enum Error {
         /// Where the section that goes past the limit opens.
         at: Location,
     },
-    /// Partials included within each other deeper than the limit, e.g. a partial `p`
-    /// with the source `{{>p}}`.
+    /// Partials included within each other deeper than
+    /// [`MAX_PARTIAL_DEPTH`](super::MAX_PARTIAL_DEPTH), e.g. a partial `p` with the
+    /// source `{{>p}}`.
     #[error("partial `{name}` nested deeper than {limit} partials")]
     PartialDepth {
         /// The partial that would go past the limit.
         name: String,
+        /// The limit.
+        limit: usize,
+    },
+    /// Section bodies and partials nested deeper than [`MAX_NESTING`](super::MAX_NESTING)
+    /// while rendering, e.g. a partial `p` with the source
+    /// `{{#a}}{{#a}}{{#a}}{{>p}}{{/a}}{{/a}}{{/a}}` and the view `{"a": true}`.
+    #[error("sections and partials nested deeper than {limit} while rendering")]
+    NestingTooDeep {
         /// The limit.
         limit: usize,
     },

@@ -17,8 +17,9 @@
 //! - **No lambdas**: the data is JSON.
 //!
 //! Partials are template sources in a JSON object; a missing partial (or one that is not
-//! a string) renders as nothing. Partials may recurse up to [`MAX_PARTIAL_DEPTH`] levels
-//! and sections nest up to [`MAX_SECTION_DEPTH`] levels in one template.
+//! a string) renders as nothing. Partials may recurse up to [`MAX_PARTIAL_DEPTH`] levels,
+//! and sections and partials together nest up to [`MAX_NESTING`] levels, which keeps
+//! rendering's recursion within a small thread stack.
 //!
 //! ```
 //! use letsflow::expr::mustache::{render, Template};
@@ -46,8 +47,7 @@ mod render;
 use serde_json::{Map, Value};
 
 pub use error::{Error, Location};
-pub use parser::MAX_SECTION_DEPTH;
-pub use render::MAX_PARTIAL_DEPTH;
+pub use render::{MAX_NESTING, MAX_PARTIAL_DEPTH};
 
 /// A parsed template, ready to render any number of times.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,7 +61,7 @@ impl Template {
     /// Fails, with the line and column of the fault, on a tag without its closing
     /// delimiter, a section that is not closed or closed by another name, a closing tag
     /// without a section, a tag without a name, an invalid set-delimiter tag, or sections
-    /// nested deeper than [`MAX_SECTION_DEPTH`].
+    /// nested deeper than [`MAX_NESTING`].
     pub fn parse(src: &str) -> Result<Template, Error> {
         Ok(Template {
             nodes: parser::parse(src)?,
@@ -71,8 +71,9 @@ impl Template {
     /// Renders the template with `view` as the context and `partials` mapping names to
     /// template sources.
     ///
-    /// Fails when a partial used does not parse ([`Error::Partial`]) or partials nest
-    /// deeper than [`MAX_PARTIAL_DEPTH`] ([`Error::PartialDepth`]).
+    /// Fails when a partial used does not parse ([`Error::Partial`]), partials nest
+    /// deeper than [`MAX_PARTIAL_DEPTH`] ([`Error::PartialDepth`]), or sections and
+    /// partials together deeper than [`MAX_NESTING`] ([`Error::NestingTooDeep`]).
     pub fn render(&self, view: &Value, partials: &Map<String, Value>) -> Result<String, Error> {
         render::Renderer::new(partials).render(&self.nodes, view)
     }
@@ -82,3 +83,6 @@ impl Template {
 pub fn render(src: &str, view: &Value, partials: &Map<String, Value>) -> Result<String, Error> {
     Template::parse(src)?.render(view, partials)
 }
+
+#[cfg(test)]
+mod tests;

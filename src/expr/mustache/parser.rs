@@ -3,9 +3,7 @@
 
 use super::ast::{Name, Node};
 use super::error::{Error, Location};
-
-/// How deeply sections may nest in one template; keeps rendering's recursion bounded.
-pub const MAX_SECTION_DEPTH: usize = 64;
+use super::render::MAX_NESTING;
 
 /// A tag as it is written, before nesting.
 enum Tag<'s> {
@@ -68,9 +66,9 @@ pub(crate) fn parse(src: &str) -> Result<Vec<Node>, Error> {
                 nodes.push(Node::Variable(Name::parse(name)));
             }
             Tag::Open { name, inverted } => {
-                if sections.len() >= MAX_SECTION_DEPTH {
+                if sections.len() >= MAX_NESTING {
                     return Err(Error::TooDeep {
-                        limit: MAX_SECTION_DEPTH,
+                        limit: MAX_NESTING,
                         at: Location::of(src, start),
                     });
                 }
@@ -165,7 +163,9 @@ fn scan_tag<'s>(
     if let Some(body) = rest.strip_prefix('{') {
         // `{{{name}}}`: the name ends at `}` followed by the closing delimiter.
         let closing = format!("}}{close}");
-        let i = body.find(&closing).ok_or_else(|| unclosed(closing.clone()))?;
+        let i = body
+            .find(&closing)
+            .ok_or_else(|| unclosed(closing.clone()))?;
         let end = inner + 1 + i + closing.len();
         return Ok((Tag::Variable(named(&body[..i])?), end));
     }
@@ -236,4 +236,165 @@ fn standalone(src: &str, start: usize, end: usize) -> Option<(&str, usize)> {
         return None;
     };
     Some((before, src.len() - rest.len() + line_break))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The error of parsing `src`, which must fail.
+    fn err(src: &str) -> Error {
+        match parse(src) {
+            Ok(nodes) => panic!("{src:?} parsed: {nodes:?}"),
+            Err(error) => error,
+        }
+    }
+
+    fn text(s: &str) -> Node {
+        Node::Text(s.to_owned())
+    }
+
+    fn var(s: &str) -> Node {
+        Node::Variable(Name::parse(s))
+    }
+
+    #[test]
+    fn unclosed_section_points_at_its_opening_tag() {
+        let error = err("Hello\n  {{#items}}\n{{name}}\n");
+        assert!(
+            matches!(&error, Error::UnclosedSection { name, at } if name == "items" && at.line == 2 && at.column == 3)
+        );
+        assert_eq!(
+            error.to_string(),
+            "unclosed section `items` opened at line 2, column 3\n    {{#items}}\n    ^"
+        );
+        // The innermost open section is the one reported.
+        let error = err("{{#a}}\n{{^b}}");
+        assert!(
+            matches!(&error, Error::UnclosedSection { name, at } if name == "b" && at.line == 2)
+        );
+    }
+
+    #[test]
+    fn mismatched_and_unopened_closing_tags() {
+        let error = err("{{#a}}\n\tx {{/b}}");
+        assert!(
+            matches!(&error, Error::MismatchedClose { expected, found, .. } if expected == "a" && found == "b")
+        );
+        assert_eq!(
+            error.to_string(),
+            "mismatched closing tag `b` at line 2, column 4: section `a` is open\n  \tx {{/b}}\n  \t  ^"
+        );
+        let error = err("é {{/a}}");
+        assert!(
+            matches!(&error, Error::UnopenedSection { name, at } if name == "a" && at.column == 3)
+        );
+        assert!(error
+            .to_string()
+            .starts_with("closing tag `a` at line 1, column 3 has no open section"));
+    }
+
+    #[test]
+    fn unclosed_tags() {
+        let error = err("a\nb {{name\n");
+        assert!(
+            matches!(&error, Error::UnclosedTag { at, close } if at.line == 2 && at.column == 3 && close == "}}")
+        );
+        assert!(error
+            .to_string()
+            .starts_with("unclosed tag at line 2, column 3: no closing `}}`"));
+        assert!(matches!(err("{{{name}}"), Error::UnclosedTag { close, .. } if close == "}}}"));
+        assert!(
+            matches!(err("{{=<% %>=}} <%a"), Error::UnclosedTag { at, close } if at.column == 13 && close == "%>")
+        );
+        assert!(matches!(err("{{! no end"), Error::UnclosedTag { .. }));
+    }
+
+    #[test]
+    fn invalid_tags() {
+        for src in [
+            "{{}}", "{{ }}", "{{#}}", "{{/ }}", "{{>}}", "{{{ }}}", "{{&}}",
+        ] {
+            assert!(matches!(err(src), Error::EmptyName { .. }), "{src}");
+        }
+        for src in [
+            "{{=<%=}}",
+            "{{=<% %> x=}}",
+            "{{=<% %>}}",
+            "{{==}}",
+            "{{=a= b=}}",
+        ] {
+            assert!(matches!(err(src), Error::InvalidDelimiters { .. }), "{src}");
+        }
+        let error = err("x\n y {{=<%=}}");
+        assert!(error
+            .to_string()
+            .starts_with("invalid set-delimiter tag at line 2, column 4"));
+    }
+
+    #[test]
+    fn tags_and_padding() {
+        let nodes =
+            parse("a{{ b }}{{{ c }}}{{& d}}{{! e }}{{#f.g}}{{.}}{{/f.g}}{{^h}}{{/h}}").unwrap();
+        assert_eq!(
+            nodes,
+            vec![
+                text("a"),
+                var("b"),
+                var("c"),
+                var("d"),
+                Node::Section {
+                    name: Name::Path(vec!["f".into(), "g".into()]),
+                    inverted: false,
+                    children: vec![Node::Variable(Name::Implicit)],
+                },
+                Node::Section {
+                    name: Name::parse("h"),
+                    inverted: true,
+                    children: vec![],
+                },
+            ]
+        );
+        // Closing delimiters alone are text.
+        assert_eq!(parse("}} {x}").unwrap(), vec![text("}} {x}")]);
+    }
+
+    #[test]
+    fn standalone_lines() {
+        // A standalone tag takes its indentation and line break with it.
+        assert_eq!(
+            parse("a\n  {{#s}}  \r\nb\n\t{{/s}}\n").unwrap(),
+            vec![
+                text("a\n"),
+                Node::Section {
+                    name: Name::parse("s"),
+                    inverted: false,
+                    children: vec![text("b\n")],
+                },
+            ]
+        );
+        // Two tags on a line, or a variable, are not standalone.
+        assert_eq!(parse(" {{!c}}{{!d}}\n").unwrap(), vec![text(" \n")]);
+        assert_eq!(
+            parse(" {{v}}\n").unwrap(),
+            vec![text(" "), var("v"), text("\n")]
+        );
+        // A standalone partial keeps its indentation; an inline one has none.
+        assert_eq!(
+            parse("  {{>p}}\n{{>q}}x").unwrap(),
+            vec![
+                Node::Partial {
+                    name: "p".into(),
+                    indent: "  ".into(),
+                },
+                Node::Partial {
+                    name: "q".into(),
+                    indent: String::new(),
+                },
+                text("x"),
+            ]
+        );
+        // A multi-line comment alone on its lines.
+        assert_eq!(parse("a\n{{!\n x\n}}\nb").unwrap(), vec![text("a\nb")]);
+    }
 }

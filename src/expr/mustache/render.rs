@@ -14,6 +14,10 @@ use crate::json::to_js_string;
 /// How deeply partials may include each other (a recursive partial stops here).
 pub const MAX_PARTIAL_DEPTH: usize = 100;
 
+/// How many section bodies and partials may enclose each other while rendering. Rendering
+/// recurses once per level, so this keeps it well within a 2 MiB thread stack.
+pub const MAX_NESTING: usize = 200;
+
 /// The context stack: the view at the bottom, each entered section's value above it.
 /// Values are borrowed from the view, except the few computed ones (`list.length`).
 type Stack<'v> = Vec<Cow<'v, Value>>;
@@ -24,7 +28,9 @@ pub(crate) struct Renderer<'p> {
     /// Parsed partials by name, then by indentation.
     parsed: HashMap<String, HashMap<String, Rc<[Node]>>>,
     /// How many partials enclose the nodes being rendered.
-    depth: usize,
+    partial_depth: usize,
+    /// How many section bodies and partials enclose the nodes being rendered.
+    nesting: usize,
 }
 
 impl<'p> Renderer<'p> {
@@ -34,7 +40,8 @@ impl<'p> Renderer<'p> {
         Renderer {
             partials,
             parsed: HashMap::new(),
-            depth: 0,
+            partial_depth: 0,
+            nesting: 0,
         }
     }
 
@@ -71,7 +78,7 @@ impl<'p> Renderer<'p> {
                     children,
                 } => {
                     if !lookup(stack, name).is_some_and(|value| is_truthy(&value)) {
-                        self.nodes(children, stack, out)?;
+                        self.body(children, stack, out)?;
                     }
                 }
                 Node::Partial { name, indent } => self.partial(name, indent, stack, out)?,
@@ -109,7 +116,7 @@ impl<'p> Renderer<'p> {
                 Ok(())
             }
             Cow::Borrowed(Value::Bool(true)) | Cow::Owned(Value::Bool(true)) => {
-                self.nodes(children, stack, out)
+                self.body(children, stack, out)
             }
             other => self.nested(other, children, stack, out),
         }
@@ -124,8 +131,24 @@ impl<'p> Renderer<'p> {
         out: &mut String,
     ) -> Result<(), Error> {
         stack.push(value);
-        let result = self.nodes(children, stack, out);
+        let result = self.body(children, stack, out);
         stack.pop();
+        result
+    }
+
+    /// Renders a section body or a partial, one level deeper.
+    fn body<'v>(
+        &mut self,
+        nodes: &[Node],
+        stack: &mut Stack<'v>,
+        out: &mut String,
+    ) -> Result<(), Error> {
+        if self.nesting >= MAX_NESTING {
+            return Err(Error::NestingTooDeep { limit: MAX_NESTING });
+        }
+        self.nesting += 1;
+        let result = self.nodes(nodes, stack, out);
+        self.nesting -= 1;
         result
     }
 
@@ -141,7 +164,7 @@ impl<'p> Renderer<'p> {
         let Some(Value::String(source)) = self.partials.get(name) else {
             return Ok(());
         };
-        if self.depth >= MAX_PARTIAL_DEPTH {
+        if self.partial_depth >= MAX_PARTIAL_DEPTH {
             return Err(Error::PartialDepth {
                 name: name.to_owned(),
                 limit: MAX_PARTIAL_DEPTH,
@@ -168,9 +191,9 @@ impl<'p> Renderer<'p> {
                 nodes
             }
         };
-        self.depth += 1;
-        let result = self.nodes(&nodes, stack, out);
-        self.depth -= 1;
+        self.partial_depth += 1;
+        let result = self.body(&nodes, stack, out);
+        self.partial_depth -= 1;
         result
     }
 }
