@@ -53,6 +53,7 @@ impl<'p> Renderer<'p> {
         Ok(out)
     }
 
+    /// Renders `nodes` in the context `stack`, appending to `out`.
     fn nodes<'v>(
         &mut self,
         nodes: &[Node],
@@ -246,6 +247,7 @@ fn property<'v>(value: Cow<'v, Value>, key: &str) -> Option<Cow<'v, Value>> {
     }
 }
 
+/// [`property`] of a borrowed value: what it finds is borrowed too, but for `length`.
 fn property_of<'v>(value: &'v Value, key: &str) -> Option<Cow<'v, Value>> {
     match value {
         Value::Object(map) => map.get(key).map(Cow::Borrowed),
