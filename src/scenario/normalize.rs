@@ -8,7 +8,7 @@
 
 use super::id::DEFAULT_SCHEMA;
 use super::period::{parse_period, PeriodError};
-use super::yaml::{is_shared_marker, REQUIRED_MARKER};
+use super::yaml::{REQUIRED_MARKER, SHARED_REQUIRED_PREFIX};
 use crate::json;
 use serde_json::{json, Map, Value};
 use std::collections::HashSet;
@@ -302,7 +302,7 @@ impl Normalizer {
     /// Takes a node's `!required` marker; tells whether it makes the node required.
     fn take_marker(&mut self, map: &mut Map<String, Value>) -> bool {
         match map.shift_remove(REQUIRED_MARKER) {
-            Some(Value::String(id)) if is_shared_marker(&Value::String(id.clone())) => {
+            Some(Value::String(id)) if id.starts_with(SHARED_REQUIRED_PREFIX) => {
                 self.consumed.insert(id)
             }
             Some(marker) => truthy(&marker),
@@ -447,7 +447,7 @@ impl Normalizer {
         match value {
             Value::Object(map) => {
                 if let Some(Value::String(id)) = map.get(REQUIRED_MARKER) {
-                    if is_shared_marker(&Value::String(id.clone())) {
+                    if id.starts_with(SHARED_REQUIRED_PREFIX) {
                         if self.consumed.contains(id) {
                             map.shift_remove(REQUIRED_MARKER);
                         } else {
@@ -730,10 +730,10 @@ fn notify_entries(key: &str, notify: Option<&Value>) -> Result<Vec<Value>, Norma
                 Some(value) => value.clone(),
             };
             out.insert("if".into(), condition);
+            // Everything else, `trigger` included, is kept as given: an explicit
+            // `trigger: null` says "no trigger" and is not replaced by the default.
             for (k, v) in &input {
-                if !["service", "after", "if"].contains(&k.as_str())
-                    && !(k == "trigger" && v.is_null())
-                {
+                if !["service", "after", "if"].contains(&k.as_str()) {
                     out.insert(k.clone(), v.clone());
                 }
             }
@@ -988,5 +988,930 @@ fn finish_notify(states: &mut Map<String, Value>, actions: Option<&Map<String, V
             }
         }
         state.insert("notify".into(), Value::Array(out));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::yaml::from_yaml;
+
+    fn norm(value: Value) -> Value {
+        normalize(&value).unwrap()
+    }
+
+    fn norm_yaml(text: &str) -> Value {
+        normalize(&from_yaml(text).unwrap()).unwrap()
+    }
+
+    fn keys(value: &Value) -> Vec<String> {
+        value.as_object().unwrap().keys().cloned().collect()
+    }
+
+    const ACTION_LOG: &str = r#"{"title": {"<ref>": "current.action.title"}, "description": {"<ref>": "current.action.description"}, "if": true}"#;
+
+    fn action_log() -> Value {
+        serde_json::from_str(ACTION_LOG).unwrap()
+    }
+
+    fn role() -> Value {
+        json!({"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]})
+    }
+
+    #[test]
+    fn key_titles() {
+        assert_eq!(key_title("wait_on_client"), "wait on_client");
+        assert_eq!(key_title("person_*"), "person");
+        assert_eq!(key_title("client"), "client");
+        assert_eq!(key_title(" a_b "), "a b");
+        assert_eq!(key_title("_x"), "x");
+        assert_eq!(key_title("**"), "*");
+    }
+
+    #[test]
+    fn minimal_scenario_gets_every_default() {
+        let out = norm(json!({"states": {"initial": {"on": "complete", "goto": "(done)"}}}));
+        assert_eq!(
+            out,
+            json!({
+                "$schema": "https://schemas.letsflow.io/v1.0/scenario",
+                "states": {
+                    "initial": {
+                        "title": "initial",
+                        "description": "",
+                        "instructions": {},
+                        "transitions": [{
+                            "on": "complete", "by": ["*"], "if": true, "goto": "(done)",
+                            "log": action_log()
+                        }],
+                        "notify": []
+                    },
+                    "(done)": {
+                        "title": "done", "description": "", "instructions": {},
+                        "notify": [], "tag": ["(done)"]
+                    }
+                },
+                "title": "",
+                "description": "",
+                "tags": [],
+                "actors": {
+                    "actor": {
+                        "title": "actor",
+                        "type": "object",
+                        "properties": {
+                            "id": {"type": "string"},
+                            "title": {"type": "string"},
+                            "role": role()
+                        },
+                        "additionalProperties": false
+                    }
+                },
+                "actions": {
+                    "initial.complete": {
+                        "title": "complete", "description": "", "if": true,
+                        "actor": ["actor"], "response": {}, "update": []
+                    }
+                },
+                "vars": {},
+                "result": {}
+            })
+        );
+        assert_eq!(
+            keys(&out),
+            [
+                "$schema",
+                "states",
+                "title",
+                "description",
+                "tags",
+                "actors",
+                "actions",
+                "vars",
+                "result"
+            ]
+        );
+    }
+
+    #[test]
+    fn given_top_level_values_and_unknown_keys_are_kept() {
+        let out = norm(json!({
+            "$schema": "https://example.com/scenario", "title": "T", "tags": ["a"],
+            "ui": {"x": 1}, "states": {}
+        }));
+        assert_eq!(out["$schema"], "https://example.com/scenario");
+        assert_eq!(out["title"], "T");
+        assert_eq!(out["tags"], json!(["a"]));
+        assert_eq!(out["ui"], json!({"x": 1}));
+        // null is replaced like `??=` does
+        assert_eq!(norm(json!({"title": null, "states": {}}))["title"], "");
+    }
+
+    #[test]
+    fn not_an_object() {
+        let err = normalize(&json!([1])).unwrap_err();
+        assert_eq!(err, NormalizeError::NotAnObject { found: "a list" });
+        assert!(err.to_string().starts_with("a scenario must be a mapping"));
+    }
+
+    #[test]
+    fn actors() {
+        let out = norm(json!({
+            "actors": {
+                "user_1": null,
+                "person_*": {"properties": {"name": "string", "id": {"type": "string", "format": "uuid"}}},
+                "remote": {"$ref": "https://example.com/actor"},
+                "typed": "#/definitions/actor",
+                "sales": {"title": "Sales", "role": "sales"}
+            },
+            "states": {}
+        }));
+        let actors = &out["actors"];
+        assert_eq!(
+            actors["user_1"],
+            json!({
+                "title": "user 1", "type": "object",
+                "properties": {"id": {"type": "string"}, "title": {"type": "string"}, "role": role()},
+                "additionalProperties": false
+            })
+        );
+        let person = &actors["person_*"];
+        assert_eq!(person["title"], "person");
+        // `id` is replaced but keeps its place; `name` expanded from a string
+        assert_eq!(keys(&person["properties"]), ["name", "id", "title", "role"]);
+        assert_eq!(person["properties"]["id"], json!({"type": "string"}));
+        assert_eq!(person["properties"]["name"], json!({"type": "string"}));
+        assert_eq!(
+            actors["remote"],
+            json!({"$ref": "https://example.com/actor", "title": "remote"})
+        );
+        assert_eq!(
+            actors["typed"],
+            json!({"$ref": "#/definitions/actor", "title": "typed"})
+        );
+        assert_eq!(
+            keys(&actors["sales"]),
+            [
+                "title",
+                "role",
+                "type",
+                "properties",
+                "additionalProperties"
+            ]
+        );
+    }
+
+    #[test]
+    fn strings_become_schemas() {
+        assert_eq!(
+            normalize_schema(&json!("string")),
+            json!({"type": "string"})
+        );
+        for reference in ["http://x/s", "https://x/s", "#/defs/a"] {
+            assert_eq!(
+                normalize_schema(&json!(reference)),
+                json!({"$ref": reference})
+            );
+        }
+    }
+
+    #[test]
+    fn required_markers_become_required() {
+        let schema = normalize_schema(&json!({
+            "required": ["b"],
+            "properties": {
+                "a": {"type": "string", "!required": true},
+                "b": {"type": "string", "!required": true},
+                "c": {"type": "string", "!required": false},
+                "d": {"type": "object", "properties": {"e": {"type": "integer", "!required": true}}}
+            }
+        }));
+        assert_eq!(
+            schema,
+            json!({
+                "required": ["b", "a"],
+                "properties": {
+                    "a": {"type": "string"},
+                    "b": {"type": "string"},
+                    "c": {"type": "string"},
+                    "d": {
+                        "type": "object",
+                        "properties": {"e": {"type": "integer"}},
+                        "required": ["e"],
+                        "additionalProperties": false
+                    }
+                },
+                "type": "object",
+                "additionalProperties": false
+            })
+        );
+        assert_eq!(
+            keys(&schema),
+            ["required", "properties", "type", "additionalProperties"]
+        );
+    }
+
+    #[test]
+    fn required_from_yaml_tags() {
+        let out = norm_yaml(concat!(
+            "actions:\n",
+            "  a:\n",
+            "    response:\n",
+            "      properties:\n",
+            "        x: !required string\n",
+            "        y: !required {type: number, title: Y}\n",
+            "        z: string\n",
+            "states: {}\n",
+        ));
+        assert_eq!(
+            out["actions"]["a"]["response"],
+            json!({
+                "properties": {
+                    "x": {"type": "string"},
+                    "y": {"type": "number", "title": "Y"},
+                    "z": {"type": "string"}
+                },
+                "type": "object",
+                "required": ["x", "y"],
+                "additionalProperties": false
+            })
+        );
+        assert!(!out.to_string().contains("!required"));
+    }
+
+    #[test]
+    fn shared_required_node_is_required_only_where_first_normalized() {
+        // As in the reference: the anchored schema object is shared, and its `!required`
+        // marker is consumed by the first action that normalizes it.
+        let out = norm_yaml(concat!(
+            "actions:\n",
+            "  first: &base\n",
+            "    response:\n",
+            "      properties:\n",
+            "        reason: !required string\n",
+            "  second:\n",
+            "    <<: *base\n",
+            "    title: Second\n",
+            "states: {}\n",
+        ));
+        let first = &out["actions"]["first"]["response"];
+        let second = &out["actions"]["second"]["response"];
+        assert_eq!(first["required"], json!(["reason"]));
+        assert!(second.get("required").is_none(), "{second}");
+        assert_eq!(second["properties"]["reason"], json!({"type": "string"}));
+        assert!(!out.to_string().contains("!required"));
+        assert!(!out.to_string().contains("yaml-node"));
+    }
+
+    #[test]
+    fn shared_markers_outside_schemas_settle_to_true() {
+        let out = norm_yaml(concat!(
+            "extra: &x {p: !required string}\n",
+            "more: *x\n",
+            "states: {}\n",
+        ));
+        assert_eq!(
+            out["extra"]["p"],
+            json!({"type": "string", "!required": true})
+        );
+        assert_eq!(
+            out["more"]["p"],
+            json!({"type": "string", "!required": true})
+        );
+    }
+
+    #[test]
+    fn sub_schemas_expand() {
+        let schema = normalize_schema(&json!({
+            "type": "object",
+            "properties": {"list": {"items": "string"}, "tuple": {"type": "array", "items": ["string", {"type": "integer"}]}},
+            "additionalProperties": "number",
+            "patternProperties": {"^x_": "boolean"},
+            "definitions": {"d": "string"},
+            "$defs": {"e": {"properties": {"f": "string"}}},
+            "allOf": ["string", {"type": "string"}],
+            "oneOf": ["#/a"],
+            "anyOf": [{"items": "string"}]
+        }));
+        assert_eq!(
+            schema,
+            json!({
+                "type": "object",
+                "properties": {
+                    "list": {"items": {"type": "string"}, "type": "array"},
+                    "tuple": {"type": "array", "items": [{"type": "string"}, {"type": "integer"}]}
+                },
+                "additionalProperties": {"type": "number"},
+                "patternProperties": {"^x_": {"type": "boolean"}},
+                "definitions": {"d": {"type": "string"}},
+                "$defs": {"e": {"properties": {"f": {"type": "string"}}, "type": "object", "additionalProperties": false}},
+                "allOf": [{"type": "string"}, {"type": "string"}],
+                "oneOf": [{"$ref": "#/a"}],
+                "anyOf": [{"items": {"type": "string"}, "type": "array"}]
+            })
+        );
+    }
+
+    #[test]
+    fn types_are_inferred() {
+        let infer = |schema: Value| normalize_schema(&schema).get("type").cloned();
+        assert_eq!(infer(json!({"const": 10})), Some(json!("integer")));
+        assert_eq!(infer(json!({"const": 1.5})), Some(json!("number")));
+        assert_eq!(infer(json!({"const": "a"})), Some(json!("string")));
+        assert_eq!(infer(json!({"const": true})), Some(json!("boolean")));
+        assert_eq!(infer(json!({"const": null})), Some(json!("null")));
+        assert_eq!(infer(json!({"enum": ["a", "b"]})), Some(json!("string")));
+        assert_eq!(
+            infer(json!({"enum": ["a", 1, null]})),
+            Some(json!(["string", "integer", "null"]))
+        );
+        assert_eq!(infer(json!({"enum": [1, 2.5]})), Some(json!("number")));
+        assert_eq!(
+            infer(json!({"items": {"type": "string"}})),
+            Some(json!("array"))
+        );
+        assert_eq!(
+            infer(json!({"properties": {"a": "string"}})),
+            Some(json!("object"))
+        );
+        assert_eq!(
+            infer(json!({"patternProperties": {}})),
+            Some(json!("object"))
+        );
+        assert_eq!(
+            infer(json!({"additionalProperties": true})),
+            Some(json!("object"))
+        );
+        assert_eq!(infer(json!({"description": "anything"})), None);
+        assert_eq!(
+            infer(json!({"type": "string", "const": 1})),
+            Some(json!("string"))
+        );
+    }
+
+    #[test]
+    fn objects_get_additional_properties_false_unless_set() {
+        assert_eq!(
+            normalize_schema(&json!({"type": "object"})),
+            json!({"type": "object", "additionalProperties": false})
+        );
+        assert_eq!(
+            normalize_schema(&json!({"type": "object", "additionalProperties": true})),
+            json!({"type": "object", "additionalProperties": true})
+        );
+        assert_eq!(
+            normalize_schema(&json!({"type": "string"})),
+            json!({"type": "string"})
+        );
+    }
+
+    #[test]
+    fn refs_and_data_functions_are_left_alone() {
+        let reference = json!({"$ref": "https://x/s", "properties": {"a": "string"}});
+        assert_eq!(normalize_schema(&reference), reference);
+        let function = json!({"<ref>": "scenario.vars.x"});
+        assert_eq!(normalize_schema(&function), function);
+    }
+
+    #[test]
+    fn vars_and_result() {
+        let out = norm(json!({
+            "vars": {
+                "first_name": "string",
+                "emails": {"type": "array", "title": "Emails", "items": "string"},
+                "obj": {"properties": {"a": "string"}},
+                "remote": "https://x/s"
+            },
+            "result": "string",
+            "states": {}
+        }));
+        assert_eq!(
+            out["vars"]["first_name"],
+            json!({"type": "string", "title": "first name"})
+        );
+        assert_eq!(keys(&out["vars"]["first_name"]), ["type", "title"]);
+        assert_eq!(
+            out["vars"]["emails"],
+            json!({"type": "array", "title": "Emails", "items": {"type": "string"}})
+        );
+        assert_eq!(
+            out["vars"]["obj"],
+            json!({"properties": {"a": {"type": "string"}}, "type": "object", "additionalProperties": false, "title": "obj"})
+        );
+        assert_eq!(
+            out["vars"]["remote"],
+            json!({"$ref": "https://x/s", "title": "remote"})
+        );
+        assert_eq!(out["result"], json!({"type": "string"}));
+
+        let out = norm(json!({"result": {"properties": {"a": "string"}}, "states": {}}));
+        assert_eq!(
+            out["result"],
+            json!({"properties": {"a": {"type": "string"}}, "type": "object", "additionalProperties": false})
+        );
+        assert_eq!(norm(json!({"states": {}}))["result"], json!({}));
+    }
+
+    #[test]
+    fn actions() {
+        let out = norm(json!({
+            "actions": {
+                "empty": null,
+                "one_actor": {"actor": "client", "response": "string", "update": "vars.x"},
+                "fn_actor": {"actor": {"<ref>": "vars.who"}, "response": {"<ref>": "scenario.vars.x"}},
+                "many": {
+                    "title": "Many", "if": false, "actor": ["a", "b"],
+                    "response": {"properties": {"a": "string"}},
+                    "update": [
+                        "result",
+                        {"set": "vars.y", "value": 1, "mode": "merge", "if": {"<ref>": "x"}, "stub": 2},
+                        {"set": "vars.z", "value": false, "extra": 1}
+                    ]
+                }
+            },
+            "states": {}
+        }));
+        let current = json!({"<ref>": "current.response"});
+        assert_eq!(
+            out["actions"]["empty"],
+            json!({"title": "empty", "description": "", "if": true, "actor": ["*"], "response": {}, "update": []})
+        );
+        assert_eq!(
+            keys(&out["actions"]["empty"]),
+            ["title", "description", "if", "actor", "response", "update"]
+        );
+        let one = &out["actions"]["one_actor"];
+        assert_eq!(one["title"], "one actor");
+        assert_eq!(one["actor"], json!(["client"]));
+        assert_eq!(one["response"], json!({"type": "string"}));
+        assert_eq!(
+            one["update"],
+            json!([{"set": "vars.x", "value": current, "stub": null, "mode": "replace", "if": true}])
+        );
+        let f = &out["actions"]["fn_actor"];
+        assert_eq!(f["actor"], json!({"<ref>": "vars.who"}));
+        assert_eq!(f["response"], json!({"<ref>": "scenario.vars.x"}));
+        let many = &out["actions"]["many"];
+        assert_eq!(many["title"], "Many");
+        assert_eq!(many["if"], false);
+        assert_eq!(many["actor"], json!(["a", "b"]));
+        assert_eq!(
+            many["response"],
+            json!({"properties": {"a": {"type": "string"}}, "type": "object", "additionalProperties": false})
+        );
+        assert_eq!(
+            many["update"],
+            json!([
+                {"set": "result", "value": current, "stub": null, "mode": "replace", "if": true},
+                {"set": "vars.y", "value": 1, "stub": 2, "mode": "merge", "if": {"<ref>": "x"}},
+                {"set": "vars.z", "value": false, "stub": null, "mode": "replace", "if": true}
+            ])
+        );
+        assert_eq!(
+            keys(&many["update"][1]),
+            ["set", "value", "stub", "mode", "if"]
+        );
+    }
+
+    #[test]
+    fn update_tags_from_yaml() {
+        let out = norm_yaml("actions:\n  a:\n    update: !append result\nstates: {}\n");
+        assert_eq!(
+            out["actions"]["a"]["update"],
+            json!([{"set": "result", "value": {"<ref>": "current.response"}, "stub": null, "mode": "append", "if": true}])
+        );
+    }
+
+    #[test]
+    fn end_states_and_tags() {
+        let out = norm(json!({
+            "states": {
+                "initial": {"on": "a", "goto": "(done)"},
+                "(done)": null,
+                "(failed)": {"tag": "failure", "description": "x"},
+                "(other)": {"tag": ["a", "b"]}
+            }
+        }));
+        let states = &out["states"];
+        assert_eq!(
+            states["(done)"],
+            json!({"title": "(done)", "description": "", "instructions": {}, "tag": ["(done)"], "notify": []})
+        );
+        assert_eq!(states["(failed)"]["tag"], json!(["failure"]));
+        assert_eq!(states["(failed)"]["description"], "x");
+        assert_eq!(states["(other)"]["tag"], json!(["a", "b"]));
+        assert!(states["(done)"].get("transitions").is_none());
+    }
+
+    #[test]
+    fn short_form_states() {
+        let out = norm(json!({
+            "actors": {"a": {}, "b": {}},
+            "actions": {"go": {}},
+            "states": {
+                "initial": {"on": "go", "by": "a", "goto": "next", "log": {"title": "Went"}},
+                "next": {"on": "go", "by": ["a", "b"], "goto": "timed", "log": false},
+                "timed": {"after": "10 days", "goto": "(done)"},
+                "logged": {"after": 30, "goto": "(done)", "log": {"title": "Timed out"}},
+                "open": {"on": null, "goto": "(done)"}
+            }
+        }));
+        let states = &out["states"];
+        assert_eq!(
+            states["initial"]["transitions"],
+            json!([{"on": "go", "by": ["a"], "if": true, "goto": "next", "log": {
+                "title": "Went", "description": {"<ref>": "current.action.description"}, "if": true
+            }}])
+        );
+        for key in ["on", "by", "goto", "log", "after"] {
+            assert!(states["initial"].get(key).is_none(), "{key}");
+        }
+        assert_eq!(
+            states["next"]["transitions"][0],
+            json!({"on": "go", "by": ["a", "b"], "if": true, "goto": "timed",
+                   "log": {"title": "", "description": "", "if": false}})
+        );
+        assert_eq!(
+            states["timed"]["transitions"],
+            json!([{"after": 864000, "if": true, "goto": "(done)",
+                    "log": {"title": "", "description": "", "if": false}}])
+        );
+        assert!(states["timed"]["transitions"][0]["after"].is_i64());
+        assert_eq!(
+            states["logged"]["transitions"][0]["log"],
+            json!({"title": "Timed out", "description": "", "if": true})
+        );
+        assert_eq!(
+            states["open"]["transitions"][0],
+            json!({"on": null, "by": ["*"], "if": true, "goto": "(done)",
+                   "log": {"title": "", "description": "", "if": false}})
+        );
+        assert_eq!(
+            keys(&states["timed"]),
+            [
+                "title",
+                "description",
+                "instructions",
+                "transitions",
+                "notify"
+            ]
+        );
+    }
+
+    #[test]
+    fn goto_without_on_or_after() {
+        let err = normalize(&json!({"states": {"x": {"goto": "y"}}})).unwrap_err();
+        assert_eq!(
+            err,
+            NormalizeError::GotoWithoutTrigger { state: "x".into() }
+        );
+        assert!(err
+            .to_string()
+            .starts_with("state 'x': goto without on or after"));
+    }
+
+    #[test]
+    fn explicit_transitions() {
+        let out = norm(json!({
+            "actions": {"a": {}, "b": {}},
+            "states": {
+                "initial": {"transitions": [
+                    {"on": "a", "goto": "x"},
+                    {"on": "b", "by": "client", "if": {"<ref>": "ok"}, "goto": "y", "log": {"description": "D"}},
+                    {"after": "5m", "goto": "z"},
+                    {"after": 7, "goto": "z", "log": true},
+                    {"on": null, "goto": "z", "log": {"title": "T"}}
+                ]}
+            }
+        }));
+        let transitions = &out["states"]["initial"]["transitions"];
+        assert_eq!(
+            transitions[0],
+            json!({"on": "a", "goto": "x", "by": ["*"], "if": true, "log": action_log()})
+        );
+        assert_eq!(keys(&transitions[0]), ["on", "goto", "by", "if", "log"]);
+        assert_eq!(
+            transitions[1],
+            json!({"on": "b", "by": ["client"], "if": {"<ref>": "ok"}, "goto": "y", "log": {
+                "title": {"<ref>": "current.action.title"}, "description": "D", "if": true
+            }})
+        );
+        assert_eq!(
+            transitions[2],
+            json!({"after": 300, "goto": "z", "if": true, "log": {"title": "", "description": "", "if": false}})
+        );
+        assert_eq!(
+            transitions[3]["log"],
+            json!({"title": "", "description": "", "if": true})
+        );
+        assert_eq!(transitions[3]["after"], json!(7));
+        assert_eq!(transitions[4]["by"], json!(["*"]));
+        assert_eq!(
+            transitions[4]["log"],
+            json!({"title": "T", "description": "", "if": true})
+        );
+    }
+
+    #[test]
+    fn invalid_periods_name_the_state() {
+        let err = normalize(&json!({"states": {"quoted": {"after": "10 dayz", "goto": "(x)"}}}))
+            .unwrap_err();
+        assert!(matches!(err, NormalizeError::Period { ref state, .. } if state == "quoted"));
+        assert!(
+            err.to_string()
+                .starts_with("state 'quoted': invalid time period '10 dayz'"),
+            "{err}"
+        );
+        let err = normalize(
+            &json!({"states": {"s": {"transitions": [{"after": "soon", "goto": "(x)"}]}}}),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("state 's': invalid time period 'soon'"),
+            "{err}"
+        );
+        let err =
+            normalize(&json!({"states": {"s": {"notify": {"service": "x", "after": "1 month"}}}}))
+                .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("state 's': invalid time period '1 month'"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn notify_lists() {
+        let out = norm(json!({
+            "actors": {"client": {}},
+            "actions": {"reply": {"actor": ["client", "service:bot"]}},
+            "states": {
+                "initial": {
+                    "transitions": [
+                        {"on": "reply", "goto": "(done)"},
+                        {"on": "skip", "by": "service:mail", "goto": "(done)"}
+                    ],
+                    "notify": [
+                        "sms",
+                        "service:bot",
+                        {"service": "service:mail", "after": "5 days", "message": {"to": "x"}},
+                        {"service": "bot", "if": false, "trigger": null}
+                    ]
+                },
+                "(done)": {"notify": {"service": "mail", "trigger": "x"}},
+                "(other)": {"notify": "bot"},
+                "(none)": {"notify": false}
+            }
+        }));
+        let notify = &out["states"]["initial"]["notify"];
+        assert_eq!(
+            notify,
+            &json!([
+                {"service": "sms", "after": 0, "if": true, "trigger": null},
+                {"service": "bot", "after": 0, "if": true, "trigger": "reply"},
+                {"service": "mail", "after": 432000, "if": true, "trigger": "skip", "message": {"to": "x"}},
+                {"service": "bot", "after": 0, "if": false, "trigger": null}
+            ])
+        );
+        assert_eq!(
+            keys(&notify[2]),
+            ["service", "after", "if", "trigger", "message"]
+        );
+        assert_eq!(
+            out["states"]["(done)"]["notify"],
+            json!([{"service": "mail", "after": 0, "if": true, "trigger": "x"}])
+        );
+        assert_eq!(
+            out["states"]["(other)"]["notify"],
+            json!([{"service": "bot", "after": 0, "if": true, "trigger": null}])
+        );
+        assert_eq!(out["states"]["(none)"]["notify"], json!([]));
+    }
+
+    #[test]
+    fn trigger_is_null_when_a_service_can_trigger_several_actions() {
+        let out = norm(json!({
+            "states": {
+                "initial": {
+                    "transitions": [
+                        {"on": "a", "by": "service:bot", "goto": "(done)"},
+                        {"on": "b", "by": "service:bot", "goto": "(done)"}
+                    ],
+                    "notify": "bot"
+                }
+            }
+        }));
+        assert_eq!(
+            out["states"]["initial"]["notify"][0]["trigger"],
+            Value::Null
+        );
+    }
+
+    #[test]
+    fn wildcard_state() {
+        let out = norm(json!({
+            "actions": {"cancel": {}, "go": {}},
+            "states": {
+                "*": {
+                    "transitions": [{"on": "cancel", "goto": "(cancelled)"}],
+                    "instructions": {"a": "from wildcard", "b": "from wildcard"},
+                    "notify": "log",
+                    "ui": {"color": "red"}
+                },
+                "initial": {"on": "go", "goto": "(done)", "instructions": {"b": "own"}, "ui": {"color": "blue"}},
+                "(done)": {}
+            }
+        }));
+        let states = &out["states"];
+        assert!(states.get("*").is_none());
+        let initial = &states["initial"];
+        assert_eq!(initial["transitions"].as_array().unwrap().len(), 2);
+        assert_eq!(initial["transitions"][1]["on"], "cancel");
+        assert_eq!(initial["transitions"][1]["by"], json!(["*"]));
+        assert_eq!(
+            initial["instructions"],
+            json!({"a": "from wildcard", "b": "own"})
+        );
+        assert_eq!(
+            initial["notify"],
+            json!([{"service": "log", "after": 0, "if": true, "trigger": null}])
+        );
+        assert_eq!(initial["ui"], json!({"color": "blue"}));
+        let done = &states["(done)"];
+        assert!(
+            done.get("transitions").is_none(),
+            "end states get no wildcard transitions"
+        );
+        assert_eq!(
+            done["instructions"],
+            json!({"a": "from wildcard", "b": "from wildcard"})
+        );
+        assert_eq!(done["ui"], json!({"color": "red"}));
+        assert_eq!(done["notify"][0]["service"], "log");
+        assert_eq!(done["tag"], json!(["(done)"]));
+        // The wildcard's goto creates the implicit end state.
+        assert_eq!(states["(cancelled)"]["tag"], json!(["(cancelled)"]));
+    }
+
+    #[test]
+    fn implicit_actions() {
+        let out = norm(json!({
+            "actors": {"client": {}, "person_*": {}, "admin": {}},
+            "states": {
+                "initial": {"transitions": [
+                    {"on": "complete", "by": "client", "goto": "(done)"},
+                    {"on": "complete", "by": ["admin", "client"], "goto": "(ready)"},
+                    {"on": "cancel", "goto": "(cancelled)"},
+                    {"on": "talk", "by": ["person_1", "person_2", "service:bot", "nobody"], "goto": null}
+                ]},
+                "second": {"on": "complete", "by": "service:mail", "goto": "(done)"}
+            }
+        }));
+        let actions = &out["actions"];
+        assert_eq!(
+            actions["initial.complete"],
+            json!({"title": "complete", "description": "", "if": true,
+                   "actor": ["client", "admin"], "response": {}, "update": []})
+        );
+        assert_eq!(
+            keys(&actions["initial.complete"]),
+            ["title", "description", "if", "actor", "response", "update"]
+        );
+        assert_eq!(
+            actions["initial.cancel"]["actor"],
+            json!(["client", "person_*", "admin"])
+        );
+        assert_eq!(
+            actions["initial.talk"]["actor"],
+            json!(["person_1", "person_2", "service:bot"])
+        );
+        assert_eq!(actions["second.complete"]["actor"], json!(["service:mail"]));
+        let order: Vec<String> = keys(actions);
+        assert_eq!(
+            order,
+            [
+                "initial.complete",
+                "initial.cancel",
+                "initial.talk",
+                "second.complete"
+            ]
+        );
+    }
+
+    #[test]
+    fn wildcard_entries_in_by_match_actor_keys() {
+        let out = norm(json!({
+            "actors": {"user_1": {}, "user_2": {}, "admin": {}},
+            "states": {"initial": {"on": "x", "by": "user_*", "goto": "(done)"}}
+        }));
+        assert_eq!(
+            out["actions"]["initial.x"]["actor"],
+            json!(["user_1", "user_2"])
+        );
+    }
+
+    #[test]
+    fn implicit_action_clash() {
+        let err = normalize(&json!({
+            "actions": {"initial.complete": {}},
+            "states": {"initial": {"on": "complete", "goto": "(done)"}}
+        }))
+        .unwrap_err();
+        assert_eq!(
+            err,
+            NormalizeError::ActionExists {
+                key: "initial.complete".into(),
+                state: "initial".into(),
+                action: "complete".into()
+            }
+        );
+        assert!(err
+            .to_string()
+            .starts_with("action 'initial.complete' already exists"));
+    }
+
+    #[test]
+    fn implicit_end_states() {
+        let out = norm(json!({
+            "states": {
+                "initial": {"transitions": [
+                    {"on": "a", "goto": "(all_done)"},
+                    {"on": "b", "goto": "(defined)"},
+                    {"after": 5, "goto": "(all_done)"},
+                    {"on": "c", "goto": "()"}
+                ]},
+                "(defined)": {"title": "Mine"}
+            }
+        }));
+        let states = &out["states"];
+        assert_eq!(
+            states["(all_done)"],
+            json!({"title": "all done", "description": "", "instructions": {}, "notify": [], "tag": ["(all_done)"]})
+        );
+        assert_eq!(
+            keys(&states["(all_done)"]),
+            ["title", "description", "instructions", "notify", "tag"]
+        );
+        assert_eq!(states["(defined)"]["title"], "Mine");
+        assert!(states.get("()").is_none());
+        assert_eq!(keys(states), ["initial", "(defined)", "(all_done)"]);
+    }
+
+    #[test]
+    fn implicit_notify_for_services_in_by() {
+        let out = norm(json!({
+            "actors": {"client": {}},
+            "actions": {"start": {"actor": "service:default"}, "answer": {}},
+            "states": {
+                "initial": {"on": "start", "goto": "waiting"},
+                "waiting": {"transitions": [
+                    {"on": "answer", "by": ["client", "service:bot"], "goto": "(done)"},
+                    {"on": "cancel", "by": "service:bot", "goto": "(done)"},
+                    {"on": "ping", "by": "service:pinger", "goto": null},
+                    {"on": "ping", "by": "service:known", "goto": null},
+                    {"after": 10, "goto": "(done)"}
+                ], "notify": "known"}
+            }
+        }));
+        // A service only in the action's actor list (with `by: *`) gets no implicit entry.
+        assert_eq!(out["states"]["initial"]["notify"], json!([]));
+        assert_eq!(
+            out["states"]["waiting"]["notify"],
+            json!([
+                {"service": "known", "after": 0, "if": true, "trigger": "ping"},
+                {"service": "bot", "after": 0, "if": true, "trigger": null},
+                {"service": "pinger", "after": 0, "if": true, "trigger": "ping"}
+            ])
+        );
+    }
+
+    #[test]
+    fn explicit_notify_trigger_considers_the_action_actor_list() {
+        let out = norm(json!({
+            "actions": {"start": {"actor": "service:default"}},
+            "states": {"initial": {"on": "start", "goto": "(done)", "notify": "default"}}
+        }));
+        assert_eq!(
+            out["states"]["initial"]["notify"],
+            json!([{"service": "default", "after": 0, "if": true, "trigger": "start"}])
+        );
+    }
+
+    #[test]
+    fn input_is_not_changed_and_ids_are_stable() {
+        use crate::scenario::id::scenario_id;
+        let a = json!({"title": "x", "states": {"initial": {"on": "go", "goto": "(done)"}}, "actors": {"a": {}, "b": {}}});
+        let before = a.clone();
+        let first = norm(a.clone());
+        assert_eq!(a, before);
+        let b: Value = serde_json::from_str(
+            r#"{"actors": {"a": {}, "b": {}}, "states": {"initial": {"goto": "(done)", "on": "go"}}, "title": "x"}"#,
+        )
+        .unwrap();
+        let second = norm(b);
+        assert_eq!(scenario_id(&first), scenario_id(&second));
+        // Actor order is content: it changes the implicit action's actor list.
+        let c = json!({"title": "x", "states": {"initial": {"on": "go", "goto": "(done)"}}, "actors": {"b": {}, "a": {}}});
+        assert_ne!(scenario_id(&first), scenario_id(&norm(c)));
     }
 }
