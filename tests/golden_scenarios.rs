@@ -53,6 +53,21 @@ fn trials(shared: &Path) -> Result<Vec<Trial>, String> {
             .ok_or_else(|| format!("golden entry {name} has no file"))?;
         let path = scenario_path(shared, file);
 
+        // A scenario the reference could not normalize must fail here too.
+        if let Some(expected) = entry.get("normalize_error").and_then(Value::as_str) {
+            let expected = expected.to_string();
+            trials.push(Trial::test(format!("{name}: normalize error"), move || {
+                let scenario = load_file(&path).map_err(|e| e.to_string())?;
+                match normalize(&scenario) {
+                    Ok(_) => {
+                        Err(format!("normalized, but the reference failed: {expected}").into())
+                    }
+                    Err(_) => Ok(()),
+                }
+            }));
+            continue;
+        }
+
         let golden = shared.join(format!("golden/{name}.normalized.json"));
         let source = path.clone();
         trials.push(Trial::test(format!("{name}: normalized"), move || {
@@ -84,13 +99,15 @@ fn trials(shared: &Path) -> Result<Vec<Trial>, String> {
     // `scenario-normalized.json` of the core fixture is the same kind of output as the
     // golden `*.normalized.json` (checked: it equals `golden/scenario.normalized.json`
     // value for value), so it is compared in full, from both the YAML and the JSON source.
-    for source in ["scenario.yaml", "scenario.json"] {
+    for (name, source) in [
+        ("core: normalized", "scenario.yaml"),
+        ("core: normalized from json", "scenario.json"),
+    ] {
         let path = core.join(source);
         let expected = core.join("scenario-normalized.json");
-        trials.push(Trial::test(
-            format!("core: normalized ({source})"),
-            move || compare(&load_and_normalize(&path)?, &read_json(&expected)?),
-        ));
+        trials.push(Trial::test(name, move || {
+            compare(&load_and_normalize(&path)?, &read_json(&expected)?)
+        }));
     }
     Ok(trials)
 }
