@@ -5,6 +5,22 @@
 //! defaults are appended in the order the rules list them. Keys whose value would be
 //! `undefined` in JavaScript are left out, never written as `null`. Like JavaScript's
 //! `??=`, a default also replaces an explicit `null`.
+//!
+//! Decisions where SPEC 1.3 is silent (the golden outputs do not cover these cases):
+//! - The wildcard state's transitions are appended to states with transitions only; an
+//!   end state stays an end state (its instructions, notify and other keys are merged).
+//! - An explicitly given notify `trigger` is kept, also `null` ("no trigger"); only a
+//!   missing one gets the default. The trigger names the transition's `on`.
+//! - Update instructions keep exactly `set, value, stub, mode, if`; other keys are
+//!   dropped. `value: null` gets the default, as `??` does.
+//! - Implicit action actors: in actor-key order, a wildcard actor key (`person_*`) adds
+//!   the names of `by` it matches (`person_1`), a wildcard entry in `by` adds the actor
+//!   keys it matches; `service:…` entries come last.
+//! - Type inference gives `integer` for whole numbers and includes `null` for `const`
+//!   and `enum` members; `integer` and `number` together give `number`.
+//! - A `null` variable becomes `{title}`; `states` that is not a mapping is left as is.
+//! - A `!required` node that YAML shares through an alias is required only where it is
+//!   normalized first (see [`super::yaml`]), as in the reference.
 
 use super::id::DEFAULT_SCHEMA;
 use super::period::{parse_period, PeriodError};

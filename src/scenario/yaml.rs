@@ -4,6 +4,12 @@
 //! resolves merge keys (`<<: *anchor`, `<<: [*a, *b]`, also when an anchored mapping itself
 //! uses `<<`) bottom-up. [`to_yaml`] writes `<ref>`/`<tpl>` objects back as tags.
 //!
+//! Decisions: an unknown custom tag is an error (it is most likely a typo of a known
+//! one); `!const` and `!default` parse text (also quoted) as the JavaScript resolver does
+//! (`'10'` → 10, `true`/`false`, `~` → null); `!default` infers `format: date-time` for
+//! RFC 3339 date-times; a null mapping key becomes `""`. Text tags on a number see the
+//! number as JavaScript writes it (`!ref 1.50` → `"1.5"`).
+//!
 //! One subtlety keeps scenario ids equal to the reference implementation: in JavaScript a
 //! YAML alias is the *same object* as its anchor, and normalization removes the `!required`
 //! marker from that shared object the first time it normalizes it, so later copies lose it.
@@ -16,7 +22,7 @@ use super::{LoadError, Position};
 use crate::json;
 use regex::Regex;
 use serde_json::{Map, Value};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 use yaml_serde::value::{Tag, TaggedValue};
 use yaml_serde::Value as Yaml;
@@ -124,28 +130,36 @@ fn yaml_error_message(err: &yaml_serde::Error) -> String {
 }
 
 /// Loads the document again with every `!required` tag numbered (`!required.7`), so that
-/// the copies an alias makes keep their identity. Gives `None` (use the plain result) when
-/// the numbering changed anything else in the document, e.g. because `!required` appeared
-/// inside a string.
+/// the copies an alias makes keep their identity. A first pass numbers every `!required`
+/// token; tokens that turn out not to be tags (inside text) are left as they were in a
+/// second pass. Gives `None` (use the plain result) when nothing is shared or the
+/// numbering changed anything else in the document.
 fn with_shared_markers(text: &str, plain: &Value) -> Option<Value> {
-    let numbered = number_required_tags(text)?;
-    let mut value = convert_document(&numbered, true).ok()?;
-    let mut counts = HashMap::new();
-    count_markers(&value, &mut counts);
+    let first = number_required_tags(text, None)?;
+    let counts = marker_counts(&convert_document(&first, true).ok()?);
     if counts.values().all(|&count| count < 2) {
         return None;
     }
+    let tags: HashSet<usize> = counts
+        .keys()
+        .filter_map(|id| id.strip_prefix(SHARED_REQUIRED_PREFIX)?.parse().ok())
+        .collect();
+    let second = number_required_tags(text, Some(&tags))?;
+    let mut value = convert_document(&second, true).ok()?;
+    let counts = marker_counts(&value);
     settle_markers(&mut value, &|id| counts.get(id).is_some_and(|&c| c > 1));
     let mut check = value.clone();
     settle_markers(&mut check, &|_| false);
     (check == *plain).then_some(value)
 }
 
-/// Rewrites each `!required` tag token as `!required.N` (N counting from 1).
-fn number_required_tags(text: &str) -> Option<String> {
+/// Rewrites `!required` tag tokens as `!required.N`, N counting the tokens from 1; with
+/// `only`, just the tokens whose number it holds.
+fn number_required_tags(text: &str, only: Option<&HashSet<usize>>) -> Option<String> {
     let mut out = String::with_capacity(text.len() + 64);
     let mut rest = text;
     let mut count = 0usize;
+    let mut rewritten = false;
     let mut prev: Option<char> = None;
     while let Some(index) = rest.find(REQUIRED_MARKER) {
         let before = rest[..index].chars().next_back().or(prev);
@@ -156,15 +170,24 @@ fn number_required_tags(text: &str) -> Option<String> {
         let ends = after.is_none_or(|c| c.is_whitespace() || ",]}".contains(c));
         if starts && ends {
             count += 1;
-            out.push('.');
-            out.push_str(&count.to_string());
+            if only.is_none_or(|only| only.contains(&count)) {
+                out.push('.');
+                out.push_str(&count.to_string());
+                rewritten = true;
+            }
         }
         // The text before the next occurrence starts right after this one.
         prev = REQUIRED_MARKER.chars().next_back();
         rest = &rest[after_index..];
     }
     out.push_str(rest);
-    (count > 0).then_some(out)
+    rewritten.then_some(out)
+}
+
+fn marker_counts(value: &Value) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    count_markers(value, &mut counts);
+    counts
 }
 
 fn count_markers(value: &Value, counts: &mut HashMap<String, usize>) {
@@ -822,21 +845,29 @@ mod tests {
     #[test]
     fn required_in_text_does_not_confuse_the_identity_pass() {
         let value = load(concat!(
-            "a: &a {r: !required string, d: 'x !required y'}\n",
+            "a: &a {r: !required string, d: 'x !required y', e: x !required}\n",
             "b: *a\n",
         ));
         assert_eq!(value["a"]["d"], json!("x !required y"));
+        assert_eq!(value["b"]["e"], json!("x !required"));
         assert_eq!(value["a"]["r"]["type"], json!("string"));
-        assert_eq!(value["a"]["r"][REQUIRED_MARKER], json!(true));
-        assert_eq!(value["b"]["r"][REQUIRED_MARKER], json!(true));
+        assert!(is_shared_marker(&value["a"]["r"][REQUIRED_MARKER]));
+        assert_eq!(value["a"]["r"], value["b"]["r"]);
     }
 
     #[test]
     fn numbering_only_touches_tag_tokens() {
         assert_eq!(
-            number_required_tags("a: !required\nb: [!required x, y]\nc: '!requiredx'\n").unwrap(),
+            number_required_tags("a: !required\nb: [!required x, y]\nc: '!requiredx'\n", None)
+                .unwrap(),
             "a: !required.1\nb: [!required.2 x, y]\nc: '!requiredx'\n"
         );
+        let only = HashSet::from([2]);
+        assert_eq!(
+            number_required_tags("a: !required\nb: !required\n", Some(&only)).unwrap(),
+            "a: !required\nb: !required.2\n"
+        );
+        assert_eq!(number_required_tags("a: '!requiredx'", None), None);
     }
 
     #[test]
