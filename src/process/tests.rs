@@ -23,7 +23,8 @@ fn start(yaml: &str) -> Process {
 }
 
 fn step(p: &mut Process, action: &str, actor: &str, response: Option<Value>) -> StepOutcome {
-    p.step(action, &StepActor::key(actor), response, t0()).expect("step")
+    p.step(action, &StepActor::key(actor), response, t0())
+        .expect("step")
 }
 
 fn errors(outcome: StepOutcome) -> Vec<String> {
@@ -130,19 +131,38 @@ states:
     let user = |key: &str, id: &str| StepActor::key(key).with("id", json!(id));
     let as_roles = |key: &str, roles: Value| StepActor::key(key).with("roles", roles);
 
-    let out = p.step("go", &user("client", "u2"), None, t0()).expect("step");
-    assert_eq!(out.errors, vec!["User is not allowed to perform as actor 'client'"]);
-    let out = p.step("go", &as_roles("manager", json!(["sales"])), None, t0()).expect("step");
-    assert_eq!(out.errors, vec!["User is not allowed to perform as actor 'manager'"]);
+    let out = p
+        .step("go", &user("client", "u2"), None, t0())
+        .expect("step");
+    assert_eq!(
+        out.errors,
+        vec!["User is not allowed to perform as actor 'client'"]
+    );
+    let out = p
+        .step("go", &as_roles("manager", json!(["sales"])), None, t0())
+        .expect("step");
+    assert_eq!(
+        out.errors,
+        vec!["User is not allowed to perform as actor 'manager'"]
+    );
 
     let mut q = Process::instantiate(scenario, ID, Map::new(), t0()).expect("instantiate");
-    let out = q.step("go", &user("client", "u1"), None, t0()).expect("step");
-    assert_eq!(out.errors, vec!["Actor 'client' is not assigned to a user or role"]);
+    let out = q
+        .step("go", &user("client", "u1"), None, t0())
+        .expect("step");
+    assert_eq!(
+        out.errors,
+        vec!["Actor 'client' is not assigned to a user or role"]
+    );
 
-    let out = p.step("go", &as_roles("manager", json!(["manager"])), None, t0()).expect("step");
+    let out = p
+        .step("go", &as_roles("manager", json!(["manager"])), None, t0())
+        .expect("step");
     assert!(!out.skipped, "{:?}", out.errors);
     // roles are not recorded in the event
-    let Event::Action(e) = p.last_event() else { panic!("action") };
+    let Event::Action(e) = p.last_event() else {
+        panic!("action")
+    };
     assert_eq!(Value::Object(e.actor.clone()), json!({"key": "manager"}));
 }
 
@@ -322,9 +342,17 @@ states:
     goto: (done)
 "#;
     let mut p = start(yaml);
-    let out = step(&mut p, "introduce", "person", Some(json!({"name": "Alice"})));
+    let out = step(
+        &mut p,
+        "introduce",
+        "person",
+        Some(json!({"name": "Alice"})),
+    );
     assert!(!out.skipped, "{:?}", out.errors);
-    assert_eq!(p.actors()["person"], json!({"title": "person", "name": "Alice"}));
+    assert_eq!(
+        p.actors()["person"],
+        json!({"title": "person", "name": "Alice"})
+    );
 }
 
 #[test]
@@ -373,8 +401,16 @@ states:
 fn wildcard_actors_are_created_from_their_schema() {
     let mut p = start(MEETING);
     assert_eq!(p.actors(), &json!({}));
-    assert_eq!(p.current()["actions"][0]["actor"], json!(["service:planner"]));
-    let out = step(&mut p, "start", "service:planner", Some(json!({"person_1": null, "person_2": {"name": "Bob"}})));
+    assert_eq!(
+        p.current()["actions"][0]["actor"],
+        json!(["service:planner"])
+    );
+    let out = step(
+        &mut p,
+        "start",
+        "service:planner",
+        Some(json!({"person_1": null, "person_2": {"name": "Bob"}})),
+    );
     assert!(!out.skipped, "{:?}", out.errors);
     assert_eq!(
         p.actors(),
@@ -384,7 +420,10 @@ fn wildcard_actors_are_created_from_their_schema() {
         })
     );
     // implicit action `talking.talk` may be done by every process actor
-    assert_eq!(p.current()["actions"][0]["actor"], json!(["person_1", "person_2"]));
+    assert_eq!(
+        p.current()["actions"][0]["actor"],
+        json!(["person_1", "person_2"])
+    );
     let out = step(&mut p, "talk", "person_2", None);
     assert!(!out.skipped, "{:?}", out.errors);
     assert_eq!(p.current_key(), "talking");
@@ -430,6 +469,7 @@ states:
       - after: 2 days
         goto: (expired)
       - after: 1 hour
+        if: !ref "previous[?title == 'Reminder'] | length(@) == 0"
         goto: ~
         log: { title: Reminder }
 "#;
@@ -440,7 +480,9 @@ states:
     assert!(p.timeout(t0().plus_seconds(3600.0)).expect("timeout"));
     assert_eq!(p.current_key(), "initial");
     assert_eq!(p.previous()[0]["title"], json!("Reminder"));
-    assert!(p.timeout(t0().plus_seconds(2.0 * 86400.0)).expect("timeout"));
+    assert!(p
+        .timeout(t0().plus_seconds(2.0 * 86400.0))
+        .expect("timeout"));
     assert_eq!(p.current_key(), "(expired)");
     assert!(matches!(p.last_event(), Event::Timeout(_)));
     assert_eq!(p.events().len(), 3);
@@ -549,7 +591,10 @@ vars:
     assert_eq!(messages.len(), 1);
     assert_eq!(messages[0].service, "checker");
     assert_eq!(messages[0].trigger, Some(json!("approve")));
-    assert_eq!(messages[0].message["instructions"], json!("Check the request"));
+    assert_eq!(
+        messages[0].message["instructions"],
+        json!("Check the request")
+    );
     assert_eq!(messages[0].message["actions"][0]["key"], json!("approve"));
     let out = p
         .service_response("checker", json!("fine"), t0())
@@ -567,7 +612,11 @@ vars:
 fn prediction_follows_the_likely_path() {
     let mut p = start(HANDSHAKE);
     let keys = |p: &Process| -> Vec<Value> {
-        p.predict().expect("predict").iter().map(|s| s["key"].clone()).collect()
+        p.predict()
+            .expect("predict")
+            .iter()
+            .map(|s| s["key"].clone())
+            .collect()
     };
     assert_eq!(keys(&p), vec![json!("wait_on_recipient"), json!("(done)")]);
     step(&mut p, "greet", "initiator", None);
@@ -616,7 +665,22 @@ fn replay_rebuilds_and_refuses_tampered_chains() {
     }
     forged[1].rehash();
     let err = replay(p.scenario().clone(), &forged).expect_err("forged");
-    assert!(err.to_string().contains("does not follow previous event"), "{err}");
+    assert!(
+        err.to_string().contains("should have been skipped"),
+        "{err}"
+    );
+    // … and the event after it no longer links to it
+    let mut relinked = events.clone();
+    relinked[1] = forged[1].clone();
+    if let Event::Action(e) = &mut relinked[1] {
+        e.skipped = true;
+    }
+    relinked[1].rehash();
+    let err = replay(p.scenario().clone(), &relinked).expect_err("relinked");
+    assert!(
+        err.to_string().contains("does not follow previous event"),
+        "{err}"
+    );
 
     // dropping an event breaks the links
     let mut gap = events.clone();
@@ -633,7 +697,10 @@ fn replay_rebuilds_and_refuses_tampered_chains() {
     timeout.rehash();
     early.push(timeout);
     let err = replay(p.scenario().clone(), &early).expect_err("timeout");
-    assert!(err.to_string().contains("should not have been triggered"), "{err}");
+    assert!(
+        err.to_string().contains("should not have been triggered"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -653,8 +720,13 @@ fn replay_refuses_an_accepted_step_that_should_have_been_skipped() {
     forged.rehash();
     events.push(forged);
     let err = replay(p.scenario().clone(), &events).expect_err("forged");
-    assert!(err.to_string().contains("should have been skipped"), "{err}");
-    assert!(err.to_string().contains("Action 'reply' is not allowed in state 'initial'"));
+    assert!(
+        err.to_string().contains("should have been skipped"),
+        "{err}"
+    );
+    assert!(err
+        .to_string()
+        .contains("Action 'reply' is not allowed in state 'initial'"));
 }
 
 #[test]
@@ -664,6 +736,8 @@ fn migrate_moves_a_chain_to_another_scenario_version() {
     let v2 = scenario(&HANDSHAKE.replace("(done)", "(completed)"));
     let migrated = migrate(v2.clone(), p.events()).expect("migrate");
     assert_eq!(migrated.current_key(), "wait_on_recipient");
-    let Event::Instantiate(e) = &migrated.events()[0] else { panic!("instantiate") };
+    let Event::Instantiate(e) = &migrated.events()[0] else {
+        panic!("instantiate")
+    };
     assert_eq!(e.scenario, v2.id());
 }
