@@ -43,7 +43,7 @@ use std::cell::Cell;
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 use uuid::Uuid;
 
 /// A function an application adds to a [`Runtime`]. It receives the evaluated arguments
@@ -54,9 +54,15 @@ pub type CustomFunction = Box<dyn Fn(&[Value], &Env<'_>) -> Result<Value, String
 /// The largest array `range()` builds.
 const MAX_RANGE: f64 = 1_000_000.0;
 
+/// How many compiled regexes a [`Runtime`] keeps (it starts over when full).
+const REGEX_CACHE_SIZE: usize = 256;
+
 /// The functions expressions can call.
 pub struct Runtime {
     functions: HashMap<String, Function>,
+    /// Compiled regexes by their `/pattern/flags` text, so that a regex in a filter is not
+    /// compiled again for every element.
+    regexes: Mutex<HashMap<String, Arc<JsRegex>>>,
 }
 
 /// An entry of the function table.
@@ -72,7 +78,10 @@ impl Runtime {
             .iter()
             .map(|builtin| (builtin.name.to_string(), Function::Builtin(builtin)))
             .collect();
-        Runtime { functions }
+        Runtime {
+            functions,
+            regexes: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The shared runtime with the default functions, built on first use.
@@ -89,6 +98,24 @@ impl Runtime {
     /// The function called `name`.
     pub(crate) fn get(&self, name: &str) -> Option<&Function> {
         self.functions.get(name)
+    }
+
+    /// The compiled form of the regex `spec` for `function`, from the cache when it is there.
+    fn regex(&self, spec: &str, function: &str) -> Result<Arc<JsRegex>> {
+        // A poisoned lock only means another thread panicked mid-insert; compile uncached.
+        if let Ok(cache) = self.regexes.lock() {
+            if let Some(regex) = cache.get(spec) {
+                return Ok(Arc::clone(regex));
+            }
+        }
+        let regex = Arc::new(JsRegex::compile(spec, function)?);
+        if let Ok(mut cache) = self.regexes.lock() {
+            if cache.len() >= REGEX_CACHE_SIZE {
+                cache.clear();
+            }
+            cache.insert(spec.to_string(), Arc::clone(&regex));
+        }
+        Ok(regex)
     }
 }
 
@@ -762,17 +789,17 @@ fn range(_: &Interpreter<'_>, args: &[Arg<'_>]) -> Result<Value> {
             "range() would build {count} elements, more than the limit of {MAX_RANGE}"
         )));
     }
-    let mut out = Vec::new();
-    let mut n = start;
-    while n < end {
-        let item = json::number(n);
+    // Count the steps rather than add 1 until `end`: near 2^53 and beyond, `n + 1.0 == n`.
+    let count = count as u64;
+    let mut out = Vec::with_capacity(usize::try_from(count).unwrap_or_default());
+    for i in 0..count {
+        let item = json::number(start + i as f64);
         out.push(match (prefix, &item) {
             (Some(prefix), Value::Number(num)) => {
                 Value::String(format!("{prefix}{}", json::number_to_string(num)))
             }
             _ => item,
         });
-        n += 1.0;
     }
     Ok(Value::Array(out))
 }
@@ -889,8 +916,11 @@ fn captures_array(captures: &fancy_regex::Captures<'_, str>) -> Value {
     )
 }
 
-fn regex_match(_: &Interpreter<'_>, args: &[Arg<'_>]) -> Result<Value> {
-    let re = JsRegex::compile(string(args, 0), "regex_match")?;
+fn regex_match(interpreter: &Interpreter<'_>, args: &[Arg<'_>]) -> Result<Value> {
+    let re = interpreter
+        .env
+        .runtime
+        .regex(string(args, 0), "regex_match")?;
     let text = string(args, 1);
     if re.global {
         let mut all = Vec::new();
@@ -908,8 +938,11 @@ fn regex_match(_: &Interpreter<'_>, args: &[Arg<'_>]) -> Result<Value> {
     Ok(captures.map_or(Value::Null, |c| captures_array(&c)))
 }
 
-fn regex_replace(_: &Interpreter<'_>, args: &[Arg<'_>]) -> Result<Value> {
-    let re = JsRegex::compile(string(args, 0), "regex_replace")?;
+fn regex_replace(interpreter: &Interpreter<'_>, args: &[Arg<'_>]) -> Result<Value> {
+    let re = interpreter
+        .env
+        .runtime
+        .regex(string(args, 0), "regex_replace")?;
     let replacement = string(args, 1);
     let text = string(args, 2);
     let names: Vec<Option<&str>> = re.regex.capture_names().collect();
@@ -1122,6 +1155,11 @@ mod tests {
             "invalid-type"
         );
         assert_eq!(error("range(`1e7`)", json!(null)).kind(), "invalid-value");
+        assert_eq!(
+            eval("range(`9007199254740992`, `9007199254740994`)", json!(null)),
+            json!([9007199254740992.0, 9007199254740993.0]),
+            "ends where n + 1 == n"
+        );
     }
 
     #[test]
