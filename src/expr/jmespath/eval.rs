@@ -52,163 +52,241 @@ pub(crate) struct Interpreter<'e> {
 
 impl<'e> Interpreter<'e> {
     /// Evaluates `node` with `value` as the current value `@`.
+    ///
+    /// Each kind of node is evaluated by a method of its own: the interpreter recurses once
+    /// per level of the tree, and a small dispatching frame per level keeps the deepest
+    /// accepted expressions well within a 2 MiB thread stack, even in debug builds.
     pub(crate) fn eval<'v>(&self, node: &'v Node, value: &'v Value) -> Result<Cow<'v, Value>>
     where
         'e: 'v,
     {
-        Ok(match node {
-            Node::Current => Cow::Borrowed(value),
-            Node::Root => Cow::Borrowed(self.root),
-            Node::Literal(literal) => Cow::Borrowed(literal),
-            Node::Field(name) => match value {
-                Value::Object(map) => map.get(name).map_or(Cow::Borrowed(&NULL), Cow::Borrowed),
-                _ => Cow::Borrowed(&NULL),
-            },
-            Node::Index(index) => match value {
-                Value::Array(items) => {
-                    let len = items.len() as i64;
-                    let at = if *index < 0 { len + index } else { *index };
-                    usize::try_from(at)
-                        .ok()
-                        .and_then(|at| items.get(at))
-                        .map_or(Cow::Borrowed(&NULL), Cow::Borrowed)
-                }
-                _ => Cow::Borrowed(&NULL),
-            },
-            Node::Slice(slice) => {
-                let (start, stop, step) = slice_bounds(slice, value)?;
-                match value {
-                    Value::Array(items) => Cow::Owned(Value::Array(
-                        slice_indexes(start, stop, step)
-                            .filter_map(|i| items.get(i).cloned())
-                            .collect(),
-                    )),
-                    _ => Cow::Borrowed(&NULL),
-                }
-            }
-            Node::Subexpr(lhs, rhs) => {
-                let left = self.eval(lhs, value)?;
-                if left.is_null() {
-                    Cow::Borrowed(&NULL)
-                } else {
-                    self.eval_on(rhs, left)?
-                }
-            }
-            Node::Pipe(lhs, rhs) => {
-                let left = self.eval(lhs, value)?;
-                self.eval_on(rhs, left)?
-            }
-            Node::Projection(lhs, rhs) => {
-                let base = self.eval(lhs, value)?;
-                match base.as_ref() {
-                    Value::Array(items) => Cow::Owned(self.project(rhs, items.iter())?),
-                    _ => Cow::Borrowed(&NULL),
-                }
-            }
-            Node::ValueProjection(lhs, rhs) => {
-                let base = self.eval(lhs, value)?;
-                match base.as_ref() {
-                    Value::Object(map) => Cow::Owned(self.project(rhs, map.values())?),
-                    _ => Cow::Borrowed(&NULL),
-                }
-            }
+        match node {
+            Node::Current => Ok(Cow::Borrowed(value)),
+            Node::Root => Ok(Cow::Borrowed(self.root)),
+            Node::Literal(literal) => Ok(Cow::Borrowed(literal)),
+            Node::Field(name) => Ok(field(value, name)),
+            Node::Index(index) => Ok(element(value, *index)),
+            Node::Slice(slice) => slice_of(slice, value),
+            Node::Subexpr(lhs, rhs) => self.subexpr(lhs, rhs, value),
+            Node::Pipe(lhs, rhs) => self.pipe(lhs, rhs, value),
+            Node::Projection(lhs, rhs) => self.list_projection(lhs, rhs, value),
+            Node::ValueProjection(lhs, rhs) => self.value_projection(lhs, rhs, value),
             Node::FilterProjection {
                 lhs,
                 condition,
                 rhs,
-            } => {
-                let base = self.eval(lhs, value)?;
-                match base.as_ref() {
-                    Value::Array(items) => {
-                        let mut out = Vec::new();
-                        for item in items {
-                            if is_truthy(self.eval(condition, item)?.as_ref()) {
-                                let result = self.eval(rhs, item)?;
-                                if !result.is_null() {
-                                    out.push(result.into_owned());
-                                }
-                            }
-                        }
-                        Cow::Owned(Value::Array(out))
-                    }
-                    _ => Cow::Borrowed(&NULL),
+            } => self.filter_projection(lhs, condition, rhs, value),
+            Node::Flatten(inner) => self.flatten(inner, value),
+            Node::MultiList(items) => self.multi_list(items, value),
+            Node::MultiHash(entries) => self.multi_hash(entries, value),
+            Node::Or(lhs, rhs) => self.or(lhs, rhs, value),
+            Node::And(lhs, rhs) => self.and(lhs, rhs, value),
+            Node::Not(inner) => self.not(inner, value),
+            Node::Compare(op, lhs, rhs) => self.compare(*op, lhs, rhs, value),
+            Node::Arithmetic(op, lhs, rhs) => self.arithmetic(*op, lhs, rhs, value),
+            Node::Negate(inner) => self.negate(inner, value),
+            Node::Function { name, args } => self.call(name, args, value),
+            Node::ExpRef(_) => Err(Error::InvalidType(
+                "an expression reference (&…) can only be a function argument".to_string(),
+            )),
+        }
+    }
+
+    fn subexpr<'v>(&self, lhs: &'v Node, rhs: &'v Node, value: &'v Value) -> Result<Cow<'v, Value>>
+    where
+        'e: 'v,
+    {
+        let left = self.eval(lhs, value)?;
+        if left.is_null() {
+            Ok(Cow::Borrowed(&NULL))
+        } else {
+            self.eval_on(rhs, left)
+        }
+    }
+
+    fn pipe<'v>(&self, lhs: &'v Node, rhs: &'v Node, value: &'v Value) -> Result<Cow<'v, Value>>
+    where
+        'e: 'v,
+    {
+        let left = self.eval(lhs, value)?;
+        self.eval_on(rhs, left)
+    }
+
+    fn list_projection<'v>(
+        &self,
+        lhs: &'v Node,
+        rhs: &'v Node,
+        value: &'v Value,
+    ) -> Result<Cow<'v, Value>>
+    where
+        'e: 'v,
+    {
+        let base = self.eval(lhs, value)?;
+        match base.as_ref() {
+            Value::Array(items) => Ok(Cow::Owned(self.project(rhs, items.iter())?)),
+            _ => Ok(Cow::Borrowed(&NULL)),
+        }
+    }
+
+    fn value_projection<'v>(
+        &self,
+        lhs: &'v Node,
+        rhs: &'v Node,
+        value: &'v Value,
+    ) -> Result<Cow<'v, Value>>
+    where
+        'e: 'v,
+    {
+        let base = self.eval(lhs, value)?;
+        match base.as_ref() {
+            Value::Object(map) => Ok(Cow::Owned(self.project(rhs, map.values())?)),
+            _ => Ok(Cow::Borrowed(&NULL)),
+        }
+    }
+
+    fn filter_projection<'v>(
+        &self,
+        lhs: &'v Node,
+        condition: &'v Node,
+        rhs: &'v Node,
+        value: &'v Value,
+    ) -> Result<Cow<'v, Value>>
+    where
+        'e: 'v,
+    {
+        let base = self.eval(lhs, value)?;
+        let Value::Array(items) = base.as_ref() else {
+            return Ok(Cow::Borrowed(&NULL));
+        };
+        let mut out = Vec::new();
+        for item in items {
+            if is_truthy(self.eval(condition, item)?.as_ref()) {
+                let result = self.eval(rhs, item)?;
+                if !result.is_null() {
+                    out.push(result.into_owned());
                 }
             }
-            Node::Flatten(inner) => {
-                let base = self.eval(inner, value)?;
-                match base.as_ref() {
-                    Value::Array(items) => {
-                        let mut out = Vec::with_capacity(items.len());
-                        for item in items {
-                            match item {
-                                Value::Array(nested) => out.extend(nested.iter().cloned()),
-                                other => out.push(other.clone()),
-                            }
-                        }
-                        Cow::Owned(Value::Array(out))
-                    }
-                    _ => Cow::Borrowed(&NULL),
-                }
+        }
+        Ok(Cow::Owned(Value::Array(out)))
+    }
+
+    fn flatten<'v>(&self, inner: &'v Node, value: &'v Value) -> Result<Cow<'v, Value>>
+    where
+        'e: 'v,
+    {
+        let base = self.eval(inner, value)?;
+        let Value::Array(items) = base.as_ref() else {
+            return Ok(Cow::Borrowed(&NULL));
+        };
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            match item {
+                Value::Array(nested) => out.extend(nested.iter().cloned()),
+                other => out.push(other.clone()),
             }
-            Node::MultiList(items) => {
-                let mut out = Vec::with_capacity(items.len());
-                for item in items {
-                    out.push(self.eval(item, value)?.into_owned());
-                }
-                Cow::Owned(Value::Array(out))
-            }
-            Node::MultiHash(entries) => {
-                let mut out = Map::new();
-                for (key, item) in entries {
-                    out.insert(key.clone(), self.eval(item, value)?.into_owned());
-                }
-                Cow::Owned(Value::Object(out))
-            }
-            Node::Or(lhs, rhs) => {
-                let left = self.eval(lhs, value)?;
-                if is_truthy(&left) {
-                    left
-                } else {
-                    self.eval(rhs, value)?
-                }
-            }
-            Node::And(lhs, rhs) => {
-                let left = self.eval(lhs, value)?;
-                if is_truthy(&left) {
-                    self.eval(rhs, value)?
-                } else {
-                    left
-                }
-            }
-            Node::Not(inner) => {
-                Cow::Owned(Value::Bool(!is_truthy(self.eval(inner, value)?.as_ref())))
-            }
-            Node::Compare(op, lhs, rhs) => {
-                let left = self.eval(lhs, value)?;
-                let right = self.eval(rhs, value)?;
-                Cow::Owned(compare(*op, &left, &right))
-            }
-            Node::Arithmetic(op, lhs, rhs) => {
-                let left = self.eval(lhs, value)?;
-                let right = self.eval(rhs, value)?;
-                Cow::Owned(arithmetic(*op, &left, &right)?)
-            }
-            Node::Negate(inner) => match self.eval(inner, value)?.as_ref() {
-                Value::Number(n) => Cow::Owned(json::number(-json::as_f64(n))),
-                other => {
-                    return Err(Error::InvalidType(format!(
-                        "unary '-' expects a number, received {}",
-                        type_phrase(other)
-                    )))
-                }
-            },
-            Node::Function { name, args } => self.call(name, args, value)?,
-            Node::ExpRef(_) => {
-                return Err(Error::InvalidType(
-                    "an expression reference (&…) can only be a function argument".to_string(),
-                ))
-            }
-        })
+        }
+        Ok(Cow::Owned(Value::Array(out)))
+    }
+
+    fn multi_list<'v>(&self, items: &'v [Node], value: &'v Value) -> Result<Cow<'v, Value>>
+    where
+        'e: 'v,
+    {
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            out.push(self.eval(item, value)?.into_owned());
+        }
+        Ok(Cow::Owned(Value::Array(out)))
+    }
+
+    fn multi_hash<'v>(
+        &self,
+        entries: &'v [(String, Node)],
+        value: &'v Value,
+    ) -> Result<Cow<'v, Value>>
+    where
+        'e: 'v,
+    {
+        let mut out = Map::new();
+        for (key, item) in entries {
+            out.insert(key.clone(), self.eval(item, value)?.into_owned());
+        }
+        Ok(Cow::Owned(Value::Object(out)))
+    }
+
+    fn or<'v>(&self, lhs: &'v Node, rhs: &'v Node, value: &'v Value) -> Result<Cow<'v, Value>>
+    where
+        'e: 'v,
+    {
+        let left = self.eval(lhs, value)?;
+        if is_truthy(&left) {
+            Ok(left)
+        } else {
+            self.eval(rhs, value)
+        }
+    }
+
+    fn and<'v>(&self, lhs: &'v Node, rhs: &'v Node, value: &'v Value) -> Result<Cow<'v, Value>>
+    where
+        'e: 'v,
+    {
+        let left = self.eval(lhs, value)?;
+        if is_truthy(&left) {
+            self.eval(rhs, value)
+        } else {
+            Ok(left)
+        }
+    }
+
+    fn not<'v>(&self, inner: &'v Node, value: &'v Value) -> Result<Cow<'v, Value>>
+    where
+        'e: 'v,
+    {
+        let operand = self.eval(inner, value)?;
+        Ok(Cow::Owned(Value::Bool(!is_truthy(&operand))))
+    }
+
+    fn compare<'v>(
+        &self,
+        op: Comparator,
+        lhs: &'v Node,
+        rhs: &'v Node,
+        value: &'v Value,
+    ) -> Result<Cow<'v, Value>>
+    where
+        'e: 'v,
+    {
+        let left = self.eval(lhs, value)?;
+        let right = self.eval(rhs, value)?;
+        Ok(Cow::Owned(compare(op, &left, &right)))
+    }
+
+    fn arithmetic<'v>(
+        &self,
+        op: ArithmeticOp,
+        lhs: &'v Node,
+        rhs: &'v Node,
+        value: &'v Value,
+    ) -> Result<Cow<'v, Value>>
+    where
+        'e: 'v,
+    {
+        let left = self.eval(lhs, value)?;
+        let right = self.eval(rhs, value)?;
+        Ok(Cow::Owned(arithmetic(op, &left, &right)?))
+    }
+
+    fn negate<'v>(&self, inner: &'v Node, value: &'v Value) -> Result<Cow<'v, Value>>
+    where
+        'e: 'v,
+    {
+        match self.eval(inner, value)?.as_ref() {
+            Value::Number(n) => Ok(Cow::Owned(json::number(-json::as_f64(n)))),
+            other => Err(Error::InvalidType(format!(
+                "unary '-' expects a number, received {}",
+                type_phrase(other)
+            ))),
+        }
     }
 
     /// Evaluates `node` against a value that may be borrowed or owned.
@@ -313,6 +391,40 @@ impl<'e> Interpreter<'e> {
             Ok(Cow::Borrowed(&NULL))
         }
     }
+}
+
+/// `name` of an object, else `null`.
+fn field<'v>(value: &'v Value, name: &str) -> Cow<'v, Value> {
+    match value {
+        Value::Object(map) => map.get(name).map_or(Cow::Borrowed(&NULL), Cow::Borrowed),
+        _ => Cow::Borrowed(&NULL),
+    }
+}
+
+/// The element at `index` of an array (negative: from the end), else `null`.
+fn element(value: &Value, index: i64) -> Cow<'_, Value> {
+    let Value::Array(items) = value else {
+        return Cow::Borrowed(&NULL);
+    };
+    let len = items.len() as i64;
+    let at = if index < 0 { len + index } else { index };
+    usize::try_from(at)
+        .ok()
+        .and_then(|at| items.get(at))
+        .map_or(Cow::Borrowed(&NULL), Cow::Borrowed)
+}
+
+/// The slice of an array, else `null`; a step of 0 is an error whatever the value.
+fn slice_of<'v>(slice: &Slice, value: &'v Value) -> Result<Cow<'v, Value>> {
+    let (start, stop, step) = slice_bounds(slice, value)?;
+    Ok(match value {
+        Value::Array(items) => Cow::Owned(Value::Array(
+            slice_indexes(start, stop, step)
+                .filter_map(|i| items.get(i).cloned())
+                .collect(),
+        )),
+        _ => Cow::Borrowed(&NULL),
+    })
 }
 
 /// `==` and `!=` compare any values (numbers by value); the ordering comparators compare
@@ -720,6 +832,24 @@ mod tests {
             Error::UnknownFunction("divide".into()),
             "the global runtime is not affected"
         );
+    }
+
+    #[test]
+    fn the_deepest_accepted_expressions_evaluate() {
+        let mut data = json!(1);
+        for _ in 0..120 {
+            data = json!({"a": data});
+        }
+        let path = vec!["a"; 120].join(".");
+        assert_eq!(eval(&path, data.clone()), json!(1));
+        let nested = format!("{}@{}", "[".repeat(120), "]".repeat(120));
+        let mut expected = json!(1);
+        for _ in 0..120 {
+            expected = json!([expected]);
+        }
+        assert_eq!(eval(&nested, json!(1)), expected);
+        let sums = format!("{}0{}", "abs(".repeat(120), ")".repeat(120));
+        assert_eq!(eval(&sums, json!(null)), json!(0));
     }
 
     #[test]

@@ -1,36 +1,8 @@
 //! The function table: the JMESPath built-ins, the LetsFlow extensions, and the functions
 //! an application registers.
 //!
-//! Standard functions, with JMESPath's signatures: `abs`, `avg`, `ceil`, `contains`,
-//! `ends_with`, `floor`, `join`, `keys`, `length`, `map`, `max`, `max_by`, `merge`, `min`,
-//! `min_by`, `not_null`, `reverse`, `sort`, `sort_by`, `starts_with`, `sum`, `to_array`,
-//! `to_string`, `to_number`, `type`, `values`.
-//!
-//! LetsFlow extensions:
-//! * `if(condition, then, else?)` — `then` when `condition` is truthy, else `else` (or
-//!   `null`); only the branch taken is evaluated.
-//! * `range(end)`, `range(start, end, prefix?)` — the numbers from `start` (default 0) up to
-//!   but not including `end`, each as `prefix` + number when a prefix is given. At most
-//!   1,000,000 elements.
-//! * `to_object(pairs)` — `[[key, value], …]` to an object (keys are strings or numbers).
-//! * `json_serialize(value)` — canonical JSON ([`crate::json::canonical`]: sorted keys).
-//! * `json_parse(string)` — the value of a JSON text.
-//! * `sha256(string)`, `sha512(string)` — the hash of the UTF-8 bytes in lowercase hex.
-//! * `uuid(name?, namespace?)` — with a name, the version 5 UUID of the name in the
-//!   namespace (a UUID string; default the nil UUID, as the reference dialect does);
-//!   without one, the next UUID of the [`Entropy`] (an error without entropy).
-//! * `regex_test(regex, string)` — whether the regex matches.
-//! * `regex_match(regex, string)` — `[match, group1, …]` of the first match, or `null`;
-//!   with the `g` flag, as JavaScript's `String.match`, the array of all matched texts.
-//! * `regex_match_all(regex, string)` — `[[match, group1, …], …]` for every match.
-//! * `regex_replace(regex, replacement, string)` — the string with the first match (every
-//!   match with the `g` flag) replaced; the replacement understands JavaScript's `$1`,
-//!   `$<name>`, `$&`, `` $` ``, `$'` and `$$`.
-//!
-//! A regex is written `/pattern/flags` (flags `i`, `m`, `s`, `g`, `u`; `d` is accepted and
-//! ignored) or as a bare pattern. Patterns use the syntax of the `fancy-regex` crate, which
-//! has JavaScript's lookaround and backreferences; groups that did not take part in a match
-//! are `null`.
+//! The signatures and behaviour of each function are listed in the documentation of the
+//! parent module.
 
 use super::ast::Node;
 use super::eval::{type_phrase, Interpreter};
@@ -43,7 +15,7 @@ use std::cell::Cell;
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 use uuid::Uuid;
 
 /// A function an application adds to a [`Runtime`]. It receives the evaluated arguments
@@ -54,9 +26,15 @@ pub type CustomFunction = Box<dyn Fn(&[Value], &Env<'_>) -> Result<Value, String
 /// The largest array `range()` builds.
 const MAX_RANGE: f64 = 1_000_000.0;
 
+/// How many compiled regexes a [`Runtime`] keeps (it starts over when full).
+const REGEX_CACHE_SIZE: usize = 256;
+
 /// The functions expressions can call.
 pub struct Runtime {
     functions: HashMap<String, Function>,
+    /// Compiled regexes by their `/pattern/flags` text, so that a regex in a filter is not
+    /// compiled again for every element.
+    regexes: Mutex<HashMap<String, Arc<JsRegex>>>,
 }
 
 /// An entry of the function table.
@@ -72,7 +50,10 @@ impl Runtime {
             .iter()
             .map(|builtin| (builtin.name.to_string(), Function::Builtin(builtin)))
             .collect();
-        Runtime { functions }
+        Runtime {
+            functions,
+            regexes: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The shared runtime with the default functions, built on first use.
@@ -89,6 +70,24 @@ impl Runtime {
     /// The function called `name`.
     pub(crate) fn get(&self, name: &str) -> Option<&Function> {
         self.functions.get(name)
+    }
+
+    /// The compiled form of the regex `spec` for `function`, from the cache when it is there.
+    fn regex(&self, spec: &str, function: &str) -> Result<Arc<JsRegex>> {
+        // A poisoned lock only means another thread panicked mid-insert; compile uncached.
+        if let Ok(cache) = self.regexes.lock() {
+            if let Some(regex) = cache.get(spec) {
+                return Ok(Arc::clone(regex));
+            }
+        }
+        let regex = Arc::new(JsRegex::compile(spec, function)?);
+        if let Ok(mut cache) = self.regexes.lock() {
+            if cache.len() >= REGEX_CACHE_SIZE {
+                cache.clear();
+            }
+            cache.insert(spec.to_string(), Arc::clone(&regex));
+        }
+        Ok(regex)
     }
 }
 
@@ -762,17 +761,17 @@ fn range(_: &Interpreter<'_>, args: &[Arg<'_>]) -> Result<Value> {
             "range() would build {count} elements, more than the limit of {MAX_RANGE}"
         )));
     }
-    let mut out = Vec::new();
-    let mut n = start;
-    while n < end {
-        let item = json::number(n);
+    // Count the steps rather than add 1 until `end`: near 2^53 and beyond, `n + 1.0 == n`.
+    let count = count as u64;
+    let mut out = Vec::with_capacity(usize::try_from(count).unwrap_or_default());
+    for i in 0..count {
+        let item = json::number(start + i as f64);
         out.push(match (prefix, &item) {
             (Some(prefix), Value::Number(num)) => {
                 Value::String(format!("{prefix}{}", json::number_to_string(num)))
             }
             _ => item,
         });
-        n += 1.0;
     }
     Ok(Value::Array(out))
 }
@@ -889,8 +888,11 @@ fn captures_array(captures: &fancy_regex::Captures<'_, str>) -> Value {
     )
 }
 
-fn regex_match(_: &Interpreter<'_>, args: &[Arg<'_>]) -> Result<Value> {
-    let re = JsRegex::compile(string(args, 0), "regex_match")?;
+fn regex_match(interpreter: &Interpreter<'_>, args: &[Arg<'_>]) -> Result<Value> {
+    let re = interpreter
+        .env
+        .runtime
+        .regex(string(args, 0), "regex_match")?;
     let text = string(args, 1);
     if re.global {
         let mut all = Vec::new();
@@ -908,8 +910,11 @@ fn regex_match(_: &Interpreter<'_>, args: &[Arg<'_>]) -> Result<Value> {
     Ok(captures.map_or(Value::Null, |c| captures_array(&c)))
 }
 
-fn regex_replace(_: &Interpreter<'_>, args: &[Arg<'_>]) -> Result<Value> {
-    let re = JsRegex::compile(string(args, 0), "regex_replace")?;
+fn regex_replace(interpreter: &Interpreter<'_>, args: &[Arg<'_>]) -> Result<Value> {
+    let re = interpreter
+        .env
+        .runtime
+        .regex(string(args, 0), "regex_replace")?;
     let replacement = string(args, 1);
     let text = string(args, 2);
     let names: Vec<Option<&str>> = re.regex.capture_names().collect();
@@ -1122,6 +1127,11 @@ mod tests {
             "invalid-type"
         );
         assert_eq!(error("range(`1e7`)", json!(null)).kind(), "invalid-value");
+        assert_eq!(
+            eval("range(`9007199254740992`, `9007199254740994`)", json!(null)),
+            json!([9007199254740992.0, 9007199254740993.0]),
+            "ends where n + 1 == n"
+        );
     }
 
     #[test]

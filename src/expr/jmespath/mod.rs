@@ -23,10 +23,48 @@
 //! * A multiselect list or hash is built even when the current value is `null` (the
 //!   JMESPath specification returns `null` there; the reference dialect builds it), so
 //!   `to_object([['a', $.x]])` and `[uuid(), uuid()]` do not depend on `@`.
-//! * Functions `if`, `range`, `to_object`, `json_serialize`, `json_parse`, `sha256`,
-//!   `sha512`, `uuid`, `regex_test`, `regex_match`, `regex_match_all` and `regex_replace`
-//!   (see the `functions` module for each signature), and functions the application
-//!   registers with [`Runtime::register`].
+//! * The extra functions listed below, and functions the application registers with
+//!   [`Runtime::register`].
+//!
+//! In a raw string `'…'` only `\'` is an escape (for `'`); any other backslash is kept, so
+//! `'\\'` is two backslashes, as the JMESPath compliance suite says (the reference dialect
+//! reads it as one).
+//!
+//! # Functions
+//!
+//! Standard functions, with JMESPath's signatures: `abs`, `avg`, `ceil`, `contains`,
+//! `ends_with`, `floor`, `join`, `keys`, `length`, `map`, `max`, `max_by`, `merge`, `min`,
+//! `min_by`, `not_null`, `reverse`, `sort`, `sort_by`, `starts_with`, `sum`, `to_array`,
+//! `to_string`, `to_number`, `type`, `values`.
+//!
+//! LetsFlow extensions:
+//! * `if(condition, then, else?)` — `then` when `condition` is truthy, else `else` (or
+//!   `null`); only the branch taken is evaluated.
+//! * `range(end)`, `range(start, end, prefix?)` — the numbers from `start` (default 0) up to
+//!   but not including `end`, each as `prefix` + number when a prefix is given. At most
+//!   1,000,000 elements.
+//! * `to_object(pairs)` — `[[key, value], …]` to an object (keys are strings or numbers).
+//! * `json_serialize(value)` — canonical JSON ([`crate::json::canonical`]: sorted keys).
+//! * `json_parse(string)` — the value of a JSON text.
+//! * `sha256(string)`, `sha512(string)` — the hash of the UTF-8 bytes in lowercase hex.
+//! * `uuid(name?, namespace?)` — with a name, the version 5 UUID of the name in the
+//!   namespace (a UUID string; default the nil UUID, as the reference dialect does);
+//!   without one, the next UUID of the [`Entropy`] (an error without entropy).
+//! * `regex_test(regex, string)` — whether the regex matches.
+//! * `regex_match(regex, string)` — `[match, group1, …]` of the first match, or `null`;
+//!   with the `g` flag, as JavaScript's `String.match`, the array of all matched texts.
+//! * `regex_match_all(regex, string)` — `[[match, group1, …], …]` for every match.
+//! * `regex_replace(regex, replacement, string)` — the string with the first match (every
+//!   match with the `g` flag) replaced; the replacement understands JavaScript's `$1`,
+//!   `$<name>`, `$&`, `` $` ``, `$'` and `$$`.
+//!
+//! A regex is written `/pattern/flags` (flags `i`, `m`, `s`, `g`, `u`; `d` is accepted and
+//! ignored) or as a bare pattern. Patterns use the syntax of the `fancy-regex` crate, which
+//! has JavaScript's lookaround and backreferences; groups that did not take part in a match
+//! are `null`. Character classes such as `\d` and `\w` are Unicode-aware, as in
+//! JavaScript's `u` mode.
+//!
+//! # Numbers, and `uuid()` without a name
 //!
 //! Numbers behave as in JavaScript: every computed number goes through
 //! [`crate::json::number`], so integral results are integers (`sum([1, 2])` is `3`),

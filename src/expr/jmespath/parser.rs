@@ -174,134 +174,165 @@ impl Parser<'_> {
         Ok(left)
     }
 
-    /// A token where an operand is expected.
+    /// A token where an operand is expected. (Each case with sub-expressions has a method
+    /// of its own, which keeps the frame of this recursive function small.)
     fn nud(&mut self, token: Token) -> Result<Node> {
         use TokenKind::*;
-        Ok(match token.kind {
-            Identifier(name) => {
-                if self.peek().kind == LParen {
-                    self.advance();
-                    self.function(name)?
-                } else {
-                    Node::Field(name)
-                }
-            }
+        match token.kind {
+            Identifier(name) => self.identifier(name),
             QuotedIdentifier(ref name) => {
                 if self.peek().kind == LParen {
                     return Err(self.error_at(&token, "a function name cannot be quoted"));
                 }
-                Node::Field(name.clone())
+                Ok(Node::Field(name.clone()))
             }
-            Number(n) => Node::Literal(json::number(n)),
-            Literal(value) => Node::Literal(value),
-            RawString(text) => Node::Literal(Value::String(text)),
-            At => Node::Current,
-            Dollar => Node::Root,
-            Star => {
-                let rhs = self.projection_rhs(BP_STAR)?;
-                Node::ValueProjection(Box::new(Node::Current), Box::new(rhs))
-            }
-            Filter => self.filter(Node::Current)?,
-            Flatten => {
-                let rhs = self.projection_rhs(BP_FLATTEN)?;
-                Node::Projection(
-                    Box::new(Node::Flatten(Box::new(Node::Current))),
-                    Box::new(rhs),
-                )
-            }
-            LBrace => self.multi_hash()?,
-            LBracket => {
-                if self.index_follows() {
-                    let bracket = self.bracket()?;
-                    self.apply_bracket(Node::Current, bracket)?
-                } else if self.peek().kind == Star && self.peek_at(1).kind == RBracket {
-                    self.advance();
-                    self.advance();
-                    let rhs = self.projection_rhs(BP_STAR)?;
-                    Node::Projection(Box::new(Node::Current), Box::new(rhs))
-                } else {
-                    self.multi_list()?
-                }
-            }
-            Ampersand => Node::ExpRef(Box::new(self.expression(0)?)),
-            Not => Node::Not(Box::new(self.expression(BP_NOT)?)),
-            Minus => match self.expression(BP_NEGATE)? {
-                Node::Literal(Value::Number(n)) => Node::Literal(json::number(-json::as_f64(&n))),
-                operand => Node::Negate(Box::new(operand)),
-            },
-            LParen => {
-                let inner = self.expression(0)?;
-                self.expect(RParen, "')' to close '('")?;
-                inner
-            }
-            _ => {
-                return Err(self.error_at(
-                    &token,
-                    format!("expected an expression, found {}", self.describe(&token)),
-                ))
-            }
+            Number(n) => Ok(Node::Literal(json::number(n))),
+            Literal(value) => Ok(Node::Literal(value)),
+            RawString(text) => Ok(Node::Literal(Value::String(text))),
+            At => Ok(Node::Current),
+            Dollar => Ok(Node::Root),
+            Star => self.wildcard(),
+            Filter => self.filter(Node::Current),
+            Flatten => self.flatten(Node::Current),
+            LBrace => self.multi_hash(),
+            LBracket => self.bracket_operand(),
+            Ampersand => Ok(Node::ExpRef(Box::new(self.expression(0)?))),
+            Not => Ok(Node::Not(Box::new(self.expression(BP_NOT)?))),
+            Minus => self.negation(),
+            LParen => self.parenthesized(),
+            _ => Err(self.error_at(
+                &token,
+                format!("expected an expression, found {}", self.describe(&token)),
+            )),
+        }
+    }
+
+    /// A field, or the function call `name(…)`.
+    fn identifier(&mut self, name: String) -> Result<Node> {
+        if self.peek().kind == TokenKind::LParen {
+            self.advance();
+            self.function(name)
+        } else {
+            Ok(Node::Field(name))
+        }
+    }
+
+    /// `*…` where an operand is expected: the values of the current object.
+    fn wildcard(&mut self) -> Result<Node> {
+        let rhs = self.projection_rhs(BP_STAR)?;
+        Ok(Node::ValueProjection(
+            Box::new(Node::Current),
+            Box::new(rhs),
+        ))
+    }
+
+    /// `-operand`; a negated number literal is folded into the literal.
+    fn negation(&mut self) -> Result<Node> {
+        Ok(match self.expression(BP_NEGATE)? {
+            Node::Literal(Value::Number(n)) => Node::Literal(json::number(-json::as_f64(&n))),
+            operand => Node::Negate(Box::new(operand)),
         })
+    }
+
+    /// `(expression)`
+    fn parenthesized(&mut self) -> Result<Node> {
+        let inner = self.expression(0)?;
+        self.expect(TokenKind::RParen, "')' to close '('")?;
+        Ok(inner)
+    }
+
+    /// `[` where an operand is expected: an index or slice of the current value, `[*]…`,
+    /// or a multiselect list.
+    fn bracket_operand(&mut self) -> Result<Node> {
+        if self.index_follows() {
+            let bracket = self.bracket()?;
+            self.apply_bracket(Node::Current, bracket)
+        } else if self.peek().kind == TokenKind::Star && self.peek_at(1).kind == TokenKind::RBracket
+        {
+            self.advance();
+            self.advance();
+            let rhs = self.projection_rhs(BP_STAR)?;
+            Ok(Node::Projection(Box::new(Node::Current), Box::new(rhs)))
+        } else {
+            self.multi_list()
+        }
+    }
+
+    /// `left[]…`
+    fn flatten(&mut self, left: Node) -> Result<Node> {
+        let rhs = self.projection_rhs(BP_FLATTEN)?;
+        Ok(Node::Projection(
+            Box::new(Node::Flatten(Box::new(left))),
+            Box::new(rhs),
+        ))
     }
 
     /// A token after a complete operand `left`.
     fn led(&mut self, token: Token, left: Node) -> Result<Node> {
         use TokenKind::*;
         let left = Box::new(left);
-        Ok(match token.kind {
-            Dot => {
-                if self.peek().kind == Star {
-                    self.advance();
-                    Node::ValueProjection(left, Box::new(self.projection_rhs(BP_DOT)?))
-                } else {
-                    Node::Subexpr(left, Box::new(self.dot_rhs(BP_DOT)?))
-                }
-            }
-            Pipe => Node::Pipe(left, Box::new(self.expression(1)?)),
-            Or => Node::Or(left, Box::new(self.expression(2)?)),
-            And => Node::And(left, Box::new(self.expression(3)?)),
-            Eq | Ne | Lt | Le | Gt | Ge => {
-                let op = match token.kind {
-                    Eq => Comparator::Eq,
-                    Ne => Comparator::Ne,
-                    Lt => Comparator::Lt,
-                    Le => Comparator::Le,
-                    Gt => Comparator::Gt,
-                    _ => Comparator::Ge,
-                };
-                Node::Compare(op, left, Box::new(self.expression(5)?))
-            }
-            Plus | Minus | Star | Times | Slash | DoubleSlash | Percent => {
-                let op = match token.kind {
-                    Plus => ArithmeticOp::Add,
-                    Minus => ArithmeticOp::Subtract,
-                    Star | Times => ArithmeticOp::Multiply,
-                    Slash => ArithmeticOp::Divide,
-                    DoubleSlash => ArithmeticOp::FloorDivide,
-                    _ => ArithmeticOp::Remainder,
-                };
-                let rhs = self.expression(lbp(&token.kind))?;
-                Node::Arithmetic(op, left, Box::new(rhs))
-            }
-            LBracket => {
-                let next = self.peek();
-                if matches!(next.kind, Number(_) | Minus | Colon) {
-                    let bracket = self.bracket()?;
-                    self.apply_bracket(*left, bracket)?
-                } else if next.kind == Star && self.peek_at(1).kind == RBracket {
-                    self.advance();
-                    self.advance();
-                    Node::Projection(left, Box::new(self.projection_rhs(BP_STAR)?))
-                } else {
-                    return Err(self.expected("an index, a slice or '*' after '['"));
-                }
-            }
-            Filter => self.filter(*left)?,
-            Flatten => {
-                let rhs = self.projection_rhs(BP_FLATTEN)?;
-                Node::Projection(Box::new(Node::Flatten(left)), Box::new(rhs))
-            }
-            _ => return Err(self.error_at(&token, format!("unexpected {}", self.describe(&token)))),
-        })
+        match token.kind {
+            Dot => self.dot(left),
+            Pipe => Ok(Node::Pipe(left, Box::new(self.expression(1)?))),
+            Or => Ok(Node::Or(left, Box::new(self.expression(2)?))),
+            And => Ok(Node::And(left, Box::new(self.expression(3)?))),
+            Eq => self.comparison(Comparator::Eq, left),
+            Ne => self.comparison(Comparator::Ne, left),
+            Lt => self.comparison(Comparator::Lt, left),
+            Le => self.comparison(Comparator::Le, left),
+            Gt => self.comparison(Comparator::Gt, left),
+            Ge => self.comparison(Comparator::Ge, left),
+            Plus => self.binary(ArithmeticOp::Add, 6, left),
+            Minus => self.binary(ArithmeticOp::Subtract, 6, left),
+            Star | Times => self.binary(ArithmeticOp::Multiply, 7, left),
+            Slash => self.binary(ArithmeticOp::Divide, 7, left),
+            DoubleSlash => self.binary(ArithmeticOp::FloorDivide, 7, left),
+            Percent => self.binary(ArithmeticOp::Remainder, 7, left),
+            LBracket => self.bracket_after(*left),
+            Filter => self.filter(*left),
+            Flatten => self.flatten(*left),
+            _ => Err(self.error_at(&token, format!("unexpected {}", self.describe(&token)))),
+        }
+    }
+
+    /// `left.…`: a subexpression, or the value projection `left.*…`.
+    fn dot(&mut self, left: Box<Node>) -> Result<Node> {
+        if self.peek().kind == TokenKind::Star {
+            self.advance();
+            Ok(Node::ValueProjection(
+                left,
+                Box::new(self.projection_rhs(BP_DOT)?),
+            ))
+        } else {
+            Ok(Node::Subexpr(left, Box::new(self.dot_rhs(BP_DOT)?)))
+        }
+    }
+
+    fn comparison(&mut self, op: Comparator, left: Box<Node>) -> Result<Node> {
+        Ok(Node::Compare(op, left, Box::new(self.expression(5)?)))
+    }
+
+    fn binary(&mut self, op: ArithmeticOp, bp: u8, left: Box<Node>) -> Result<Node> {
+        Ok(Node::Arithmetic(op, left, Box::new(self.expression(bp)?)))
+    }
+
+    /// `[` after an operand: an index, a slice or `[*]`.
+    fn bracket_after(&mut self, left: Node) -> Result<Node> {
+        let next = self.peek();
+        if matches!(
+            next.kind,
+            TokenKind::Number(_) | TokenKind::Minus | TokenKind::Colon
+        ) {
+            let bracket = self.bracket()?;
+            self.apply_bracket(left, bracket)
+        } else if next.kind == TokenKind::Star && self.peek_at(1).kind == TokenKind::RBracket {
+            self.advance();
+            self.advance();
+            let rhs = self.projection_rhs(BP_STAR)?;
+            Ok(Node::Projection(Box::new(left), Box::new(rhs)))
+        } else {
+            Err(self.expected("an index, a slice or '*' after '['"))
+        }
     }
 
     /// After `[` where an operand is expected: does an index or slice follow (rather than a
