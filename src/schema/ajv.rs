@@ -270,8 +270,8 @@ struct Walk<'a> {
     /// Instance segments consumed by the steps.
     depth: usize,
     /// For a path ending in a subschema: the schema holding the last step's keyword, that
-    /// keyword, and the instance depth before it.
-    last_step: Option<(Option<&'a Value>, String, usize)>,
+    /// keyword, and the instance depth and key length before it.
+    last_step: Option<(Option<&'a Value>, String, usize, usize)>,
 }
 
 /// Converts the crate's errors to ajv's, for one validation.
@@ -310,13 +310,10 @@ impl<'a> Converter<'a> {
             entries.push((key, ValidationError::new(path, "if", message, params)));
         }
         entries.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut out: Vec<ValidationError> = Vec::with_capacity(entries.len());
-        for (_, error) in entries {
-            if out.last() != Some(&error) {
-                out.push(error);
-            }
-        }
-        out
+        // Only the same error at the same place collapses (`items: false` after
+        // `prefixItems` reports the array once); ajv repeats equal errors from other places.
+        entries.dedup();
+        entries.into_iter().map(|(_, error)| error).collect()
     }
 
     /// Whether an instance location is (inside) a value to ignore.
@@ -417,6 +414,10 @@ impl<'a> Converter<'a> {
         } else {
             eval.last().cloned().unwrap_or_default()
         };
+        if let Some(e) = items_after_prefix(error.kind(), &walk, &inst) {
+            entries.push(e);
+            return;
+        }
         let here = value_at(self.instance, &inst);
         for (part, e) in self.describe(error.kind(), &keyword, &walk, &inst, here, path) {
             let mut key = walk.key.clone();
@@ -476,7 +477,7 @@ impl<'a> Converter<'a> {
                 "additionalProperties" | "unevaluatedProperties" => {
                     let pos = key_position(instance_here, &inst_seg);
                     walk.key.push((rank(kw, None), pos, 0, inst_seg));
-                    walk.last_step = Some((cur, kw.to_string(), walk.depth));
+                    walk.last_step = Some((cur, kw.to_string(), walk.depth, walk.key.len() - 1));
                     cur = holder;
                     walk.depth += 1;
                     i += 1;
@@ -484,7 +485,7 @@ impl<'a> Converter<'a> {
                 "items" | "additionalItems" | "unevaluatedItems" | "contains" => {
                     let pos = inst_seg.parse::<u64>().unwrap_or(LAST - 1);
                     walk.key.push((rank(kw, None), pos, 0, String::new()));
-                    walk.last_step = Some((cur, kw.to_string(), walk.depth));
+                    walk.last_step = Some((cur, kw.to_string(), walk.depth, walk.key.len() - 1));
                     cur = holder;
                     walk.depth += 1;
                     i += 1;
@@ -521,11 +522,11 @@ impl<'a> Converter<'a> {
                 "$ref" | "$dynamicRef" | "$recursiveRef" => {
                     walk.key.push((rank(kw, None), 0, 0, String::new()));
                     let reference = match holder {
-                        Some(Value::String(r)) => r.as_str(),
-                        _ if kw == "$recursiveRef" => "#",
-                        _ => "",
+                        Some(Value::String(r)) => Some(r.as_str()),
+                        _ if kw == "$recursiveRef" && cur.is_some() => Some("#"),
+                        _ => None,
                     };
-                    cur = self.resolve(reference, &mut base, &mut resource);
+                    cur = reference.and_then(|r| self.resolve(r, &mut base, &mut resource));
                     i += 1;
                 }
                 other => {
@@ -806,23 +807,6 @@ impl<'a> Converter<'a> {
                 )]
             }
             Kind::FalseSchema => {
-                // `items: false` after `prefixItems`: ajv reports the array once.
-                if let Some((Some(parent), step, depth)) = &walk.last_step {
-                    if step == "items" {
-                        if let Some(prefix) = parent.get("prefixItems").and_then(Value::as_array) {
-                            let limit = prefix.len();
-                            return vec![(
-                                (rank("items", None), LAST, 0, String::new()),
-                                ValidationError::new(
-                                    pointer(&inst[..(*depth).min(inst.len())]),
-                                    "items",
-                                    format!("must NOT have more than {limit} items"),
-                                    json!({ "limit": limit }),
-                                ),
-                            )];
-                        }
-                    }
-                }
                 vec![(
                     (0, 0, 0, String::new()),
                     ValidationError::new(
@@ -921,6 +905,28 @@ impl<'a> Converter<'a> {
             ),
         )]
     }
+}
+
+/// `items: false` after `prefixItems` fails once per extra item here; ajv reports the
+/// array once: `must NOT have more than N items` (equal entries collapse when sorted).
+fn items_after_prefix(kind: &Kind, walk: &Walk<'_>, inst: &[String]) -> Option<Entry> {
+    let (Kind::FalseSchema, Some((Some(parent), step, depth, key_len))) = (kind, &walk.last_step)
+    else {
+        return None;
+    };
+    let limit = parent.get("prefixItems").and_then(Value::as_array)?.len();
+    if step != "items" {
+        return None;
+    }
+    let mut key = walk.key[..(*key_len).min(walk.key.len())].to_vec();
+    key.push((rank("items", None), LAST, 0, String::new()));
+    let error = ValidationError::new(
+        pointer(&inst[..(*depth).min(inst.len())]),
+        "items",
+        format!("must NOT have more than {limit} items"),
+        json!({ "limit": limit }),
+    );
+    Some((key, error))
 }
 
 /// ajv's `must NOT have fewer/more than N …` messages.

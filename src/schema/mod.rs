@@ -22,3 +22,5 @@ pub use validator::Validator;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod v1_tests;
