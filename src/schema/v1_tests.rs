@@ -220,6 +220,12 @@ fn ours_and_theirs_agree() {
             errors_text(&ours.validate(&scenario))
         );
     }
+    let core_json: Value = serde_json::from_str(
+        &std::fs::read_to_string(shared.join("conformance/core/scenario.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(theirs.is_valid(&core_json), "core/scenario.json: theirs");
+    assert!(ours.is_valid(&core_json), "core/scenario.json: ours");
     for (name, scenario) in valid_cases() {
         assert!(
             theirs.is_valid(&scenario),
