@@ -20,6 +20,8 @@ pub use error::{errors_text, SchemaError, ValidationError};
 pub use registry::SchemaRegistry;
 pub use validator::Validator;
 
+pub(crate) use error::escape_segment;
+
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

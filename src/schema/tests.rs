@@ -380,6 +380,29 @@ fn references_resolve_through_the_registry_and_keep_schema_order() {
 }
 
 #[test]
+fn relative_references_resolve_from_schema_ids() {
+    let mut registry = SchemaRegistry::new();
+    registry.add(
+        "actions/a",
+        json!({"$id": "schema:actions/a", "properties": {"x": {"$ref": "b"}, "y": {"$ref": "schema:actions/b"}}}),
+    );
+    registry.add(
+        "actions/b",
+        json!({"$id": "schema:actions/b", "type": "string"}),
+    );
+    let v = Validator::new(registry.get("actions/a").unwrap(), &registry).unwrap();
+    assert_eq!(
+        errors_text(&v.validate(&json!({"y": 1, "x": 1}))),
+        "data/x must be string, data/y must be string"
+    );
+    let by_ref = Validator::new(&json!({"$ref": "schema:actions/a"}), &registry).unwrap();
+    assert_eq!(
+        errors_text(&by_ref.validate(&json!({"x": 2}))),
+        "data/x must be string"
+    );
+}
+
+#[test]
 fn compile_errors() {
     let registry = SchemaRegistry::new();
     assert!(matches!(

@@ -220,6 +220,12 @@ fn ours_and_theirs_agree() {
             errors_text(&ours.validate(&scenario))
         );
     }
+    let core_json: Value = serde_json::from_str(
+        &std::fs::read_to_string(shared.join("conformance/core/scenario.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(theirs.is_valid(&core_json), "core/scenario.json: theirs");
+    assert!(ours.is_valid(&core_json), "core/scenario.json: ours");
     for (name, scenario) in valid_cases() {
         assert!(
             theirs.is_valid(&scenario),
@@ -269,4 +275,66 @@ fn scenario_errors_read_like_ajv() {
         "data/states must have required property 'initial'"
     );
     assert_eq!(errors[0].params, json!({"missingProperty": "initial"}));
+}
+
+/// The reference implementation's `Response is invalid: …` texts in the golden traces:
+/// validating the same response against the same (normalized) action schema gives the
+/// same texts in the same order.
+#[test]
+fn response_errors_match_the_golden_traces() {
+    let Some(shared) = shared_dir() else { return };
+    let registry = SchemaRegistry::new();
+    let prefix = "Response is invalid: ";
+    let mut compared = 0;
+    for entry in std::fs::read_dir(shared.join("golden")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let Some(stem) = name.strip_suffix(".traces.json") else {
+            continue;
+        };
+        let read = |p: PathBuf| -> Value {
+            serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+        };
+        let scenario = read(shared.join(format!("golden/{stem}.normalized.json")));
+        let traces = read(path.clone());
+        for trace in traces.as_array().unwrap() {
+            let ops = trace["ops"].as_array().unwrap();
+            let snapshots = trace["snapshots"].as_array().unwrap();
+            for (op, snapshot) in ops.iter().zip(&snapshots[1..]) {
+                let expected: Vec<String> = snapshot["last"]["errors"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|e| e.as_str()?.strip_prefix(prefix).map(str::to_string))
+                    .collect();
+                // A timeout that fires nothing leaves the previous step as `last`.
+                if expected.is_empty() || op["op"] != "step" {
+                    continue;
+                }
+                let action = op["action"].as_str().unwrap();
+                let mut schema = &scenario["actions"][action]["response"];
+                // A data function `scenario.…` (the only kind used) points into the scenario.
+                if let Some(path) = schema["<ref>"]
+                    .as_str()
+                    .and_then(|r| r.strip_prefix("scenario."))
+                {
+                    schema = path.split('.').fold(&scenario, |v, key| &v[key]);
+                }
+                let response = op.get("response").cloned().unwrap_or(Value::Null);
+                let validator = Validator::new(schema, &registry).unwrap();
+                let ours: Vec<String> = validator
+                    .validate(&response)
+                    .iter()
+                    .map(ValidationError::text)
+                    .collect();
+                assert_eq!(ours, expected, "{stem}: {action} with {response}");
+                compared += 1;
+            }
+        }
+    }
+    println!("{compared} golden response validations compared");
+    assert!(
+        compared > 100,
+        "only {compared} golden response errors compared"
+    );
 }

@@ -111,15 +111,25 @@ impl Validator {
     }
 }
 
-/// Rewrites what ajv accepts but draft 2020-12 does not know: `nullable: true` (an OpenAPI
-/// keyword ajv supports) adds `null` to `type`.
+/// Rewrites what ajv accepts but the `jsonschema` crate does not:
+/// - `nullable: true` (an OpenAPI keyword ajv supports) adds `null` to `type`;
+/// - a `schema:NAME` id becomes `json-schema:///NAME`, so that relative references in the
+///   document (`$ref: draft-v1`) resolve as ajv resolves them (to `schema:actions/draft-v1`
+///   from `schema:actions/form-v1`); the crate refuses relative references against an id
+///   without `//`. Both forms name the same registry entry.
 pub(crate) fn ajv_compatible(schema: &Value) -> Value {
     match schema {
         Value::Object(map) => {
             let mut out = Map::with_capacity(map.len());
             for (key, value) in map {
-                let value = match key.as_str() {
-                    "const" | "enum" | "default" | "examples" => value.clone(),
+                let value = match (key.as_str(), value) {
+                    ("const" | "enum" | "default" | "examples", _) => value.clone(),
+                    ("$id", Value::String(id)) => match id.strip_prefix("schema:") {
+                        Some(name) if !name.starts_with('/') => {
+                            Value::String(format!("{DEFAULT_BASE}{name}"))
+                        }
+                        _ => value.clone(),
+                    },
                     _ => ajv_compatible(value),
                 };
                 out.insert(key.clone(), value);
