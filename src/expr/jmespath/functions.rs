@@ -159,6 +159,7 @@ enum Ty {
     ExpRef,
     ArrayOfNumbers,
     ArrayOfStrings,
+    ArrayOfArrays,
 }
 
 impl Ty {
@@ -172,6 +173,17 @@ impl Ty {
             Ty::ExpRef => "an expression (&…)",
             Ty::ArrayOfNumbers => "an array of numbers",
             Ty::ArrayOfStrings => "an array of strings",
+            Ty::ArrayOfArrays => "an array of arrays",
+        }
+    }
+
+    /// For the typed array types, the test an element must pass.
+    fn element(self) -> Option<fn(&Value) -> bool> {
+        match self {
+            Ty::ArrayOfNumbers => Some(Value::is_number),
+            Ty::ArrayOfStrings => Some(Value::is_string),
+            Ty::ArrayOfArrays => Some(Value::is_array),
+            _ => None,
         }
     }
 
@@ -186,8 +198,7 @@ impl Ty {
             | (Ty::String, Value::String(_))
             | (Ty::Array, Value::Array(_))
             | (Ty::Object, Value::Object(_)) => true,
-            (Ty::ArrayOfNumbers, Value::Array(items)) => items.iter().all(Value::is_number),
-            (Ty::ArrayOfStrings, Value::Array(items)) => items.iter().all(Value::is_string),
+            (_, Value::Array(items)) => self.element().is_some_and(|fits| items.iter().all(fits)),
             _ => false,
         }
     }
@@ -276,17 +287,7 @@ impl Builtin {
             let expected: Vec<_> = param.types.iter().map(|ty| ty.phrase()).collect();
             let received = match arg {
                 Arg::ExpRef(_) => "an expression (&…)".to_string(),
-                Arg::Value(value) => match value.as_ref() {
-                    Value::Array(items) => match items
-                        .iter()
-                        .find(|item| !item.is_number() && !item.is_string())
-                        .or_else(|| items.iter().find(|item| !item.is_number()))
-                    {
-                        Some(item) => format!("an array with {}", type_phrase(item)),
-                        None => "an array".to_string(),
-                    },
-                    other => type_phrase(other).to_string(),
-                },
+                Arg::Value(value) => received_phrase(param.types, value),
             };
             return Err(Error::InvalidType(format!(
                 "{}() expects argument {} to be {}, received {received}",
@@ -296,6 +297,30 @@ impl Builtin {
             )));
         }
         Ok(())
+    }
+}
+
+/// How a type error describes `value`, received where one of `types` was expected. For a
+/// typed array it names the first element that does not fit: one of no accepted element
+/// type, or else (a mix such as `[1, 'a']`) the first one of another type than the first.
+fn received_phrase(types: &[Ty], value: &Value) -> String {
+    let Value::Array(items) = value else {
+        return type_phrase(value).to_string();
+    };
+    let tests: Vec<fn(&Value) -> bool> = types.iter().filter_map(|ty| ty.element()).collect();
+    if tests.is_empty() {
+        return "an array".to_string();
+    }
+    let misfit = items
+        .iter()
+        .find(|item| !tests.iter().any(|fits| fits(item)))
+        .or_else(|| {
+            let first = items.first().map(type_phrase);
+            items.iter().find(|item| Some(type_phrase(item)) != first)
+        });
+    match misfit {
+        Some(item) => format!("an array with {}", type_phrase(item)),
+        None => "an array".to_string(),
     }
 }
 
@@ -401,6 +426,18 @@ static BUILTINS: &[Builtin] = &[
     builtin!("values", [req(&[Ty::Object])], |_, a| {
         Ok(Value::Array(object(a, 0).values().cloned().collect()))
     }),
+    // jmespath-community functions (JEP-13, group_by)
+    builtin!("from_items", [req(&[Ty::ArrayOfArrays])], from_items),
+    builtin!("group_by", [req(&[Ty::Array]), req(&[Expr])], group_by),
+    builtin!("items", [req(&[Ty::Object])], |_, a| {
+        Ok(Value::Array(
+            object(a, 0)
+                .iter()
+                .map(|(key, item)| Value::Array(vec![Value::String(key.clone()), item.clone()]))
+                .collect(),
+        ))
+    }),
+    builtin!("zip", [many(&[Ty::Array])], zip),
     // LetsFlow extensions
     Builtin {
         name: "if",
@@ -745,6 +782,61 @@ pub(crate) fn js_value(value: Value) -> Value {
         }
         other => other,
     }
+}
+
+// jmespath-community functions
+
+fn from_items(_: &Interpreter<'_>, args: &[Arg<'_>]) -> Result<Value> {
+    let mut out = Map::new();
+    for (i, pair) in array(args, 0).iter().enumerate() {
+        let Some([Value::String(key), item]) = pair.as_array().map(Vec::as_slice) else {
+            return Err(Error::InvalidValue(format!(
+                "from_items() expects [key, value] pairs with a string key, element {} is {}",
+                i + 1,
+                to_json(pair)
+            )));
+        };
+        out.insert(key.clone(), item.clone());
+    }
+    Ok(Value::Object(out))
+}
+
+/// The elements by the string the expression gives for them; `null` leaves one out.
+fn group_by(interpreter: &Interpreter<'_>, args: &[Arg<'_>]) -> Result<Value> {
+    let node = expref(args, 1)?;
+    let mut groups = Map::new();
+    for item in array(args, 0) {
+        match interpreter.eval_ref(node, item)? {
+            Value::String(key) => {
+                let group = groups
+                    .entry(key)
+                    .or_insert_with(|| Value::Array(Vec::new()));
+                if let Value::Array(members) = group {
+                    members.push(item.clone());
+                }
+            }
+            Value::Null => {}
+            other => {
+                return Err(Error::InvalidType(format!(
+                    "group_by() expects the expression to give a string or null, received {}",
+                    type_phrase(&other)
+                )))
+            }
+        }
+    }
+    Ok(Value::Object(groups))
+}
+
+fn zip(_: &Interpreter<'_>, args: &[Arg<'_>]) -> Result<Value> {
+    let arrays: Vec<&[Value]> = values(args)
+        .map(|v| v.as_array().map_or(&[][..], Vec::as_slice))
+        .collect();
+    let len = arrays.iter().map(|a| a.len()).min().unwrap_or(0);
+    Ok(Value::Array(
+        (0..len)
+            .map(|i| Value::Array(arrays.iter().map(|a| a[i].clone()).collect()))
+            .collect(),
+    ))
 }
 
 // LetsFlow extensions
@@ -1107,6 +1199,148 @@ mod tests {
         assert_eq!(
             error("nope()", json!(null)),
             Error::UnknownFunction("nope".into())
+        );
+    }
+
+    #[test]
+    fn typed_array_errors_name_the_misfit_element() {
+        assert_eq!(
+            error("from_items(@)", json!([["a", 1], "b"])).to_string(),
+            "invalid type: from_items() expects argument 1 to be an array of arrays, received \
+             an array with a string"
+        );
+        assert_eq!(
+            error("sum(@)", json!([1, [2]])).to_string(),
+            "invalid type: sum() expects argument 1 to be an array of numbers, received an \
+             array with an array"
+        );
+        assert_eq!(
+            error("keys(@)", json!(["a"])).to_string(),
+            "invalid type: keys() expects argument 1 to be an object, received an array"
+        );
+    }
+
+    #[test]
+    fn items_and_from_items() {
+        assert_eq!(
+            eval("items(@)", json!({"b": 1, "a": [2]})),
+            json!([["b", 1], ["a", [2]]])
+        );
+        assert_eq!(eval("items(@)", json!({})), json!([]));
+        assert_eq!(
+            eval(
+                "sort_by(items(@), &[1])",
+                json!({"z": "last", "b": "second"})
+            ),
+            json!([["z", "last"], ["b", "second"]])
+        );
+        assert_eq!(
+            error("items(@)", json!("x")),
+            Error::InvalidType(
+                "items() expects argument 1 to be an object, received a string".into()
+            )
+        );
+
+        assert_eq!(
+            eval("from_items(@)", json!([["one", 1], ["two", 2], ["one", 3]])),
+            json!({"one": 3, "two": 2})
+        );
+        assert_eq!(
+            eval("keys(from_items(@))", json!([["b", 1], ["a", 2], ["b", 3]])),
+            json!(["b", "a"]),
+            "a repeated key keeps its first place"
+        );
+        assert_eq!(
+            eval("from_items(items(@))", json!({"x": [null], "y": {"z": 1}})),
+            json!({"x": [null], "y": {"z": 1}})
+        );
+        assert_eq!(eval("from_items(`[]`)", json!(null)), json!({}));
+        assert_eq!(
+            error("from_items(@)", json!([["a", 1], ["b"]])),
+            Error::InvalidValue(
+                "from_items() expects [key, value] pairs with a string key, element 2 is [\"b\"]"
+                    .into()
+            )
+        );
+        assert_eq!(
+            error("from_items(@)", json!([[1, "a"]])).kind(),
+            "invalid-value"
+        );
+        assert_eq!(
+            error("from_items(@)", json!([["a", 1, 2]])).kind(),
+            "invalid-value"
+        );
+        assert_eq!(error("from_items(@)", json!({})).kind(), "invalid-type");
+    }
+
+    #[test]
+    fn zip_pairs_elements_up_to_the_shortest_array() {
+        assert_eq!(
+            eval("zip(`[\"a\", \"b\"]`, `[1, 2]`)", json!(null)),
+            json!([["a", 1], ["b", 2]])
+        );
+        assert_eq!(
+            eval(
+                "zip(a, b, c)",
+                json!({"a": [1, 2, 3], "b": ["x", "y"], "c": [true, null, 0]})
+            ),
+            json!([[1, "x", true], [2, "y", null]])
+        );
+        assert_eq!(eval("zip(@)", json!([1, 2])), json!([[1], [2]]));
+        assert_eq!(eval("zip(`[]`, `[1]`)", json!(null)), json!([]));
+        assert_eq!(
+            error("zip()", json!(null)),
+            Error::InvalidArity {
+                function: "zip".into(),
+                expected: "at least 1 argument".into(),
+                received: 0
+            }
+        );
+        assert_eq!(
+            error("zip(`[1]`, 'x')", json!(null)).to_string(),
+            "invalid type: zip() expects argument 2 to be an array, received a string"
+        );
+    }
+
+    #[test]
+    fn group_by_groups_by_string_keys() {
+        let people = json!([
+            {"name": "a", "n": 1},
+            {"name": "b", "n": 2},
+            {"name": "a", "n": 3},
+            {"n": 4}
+        ]);
+        assert_eq!(
+            eval("group_by(@, &name)", people.clone()),
+            json!({
+                "a": [{"name": "a", "n": 1}, {"name": "a", "n": 3}],
+                "b": [{"name": "b", "n": 2}]
+            }),
+            "null keys are left out"
+        );
+        assert_eq!(
+            eval("group_by(@, &name).a[*].n", people.clone()),
+            json!([1, 3])
+        );
+        assert_eq!(
+            eval("group_by(@, &@)", json!(["x", "y", "x"])),
+            json!({"x": ["x", "x"], "y": ["y"]})
+        );
+        assert_eq!(eval("group_by(`[]`, &a)", json!(null)), json!({}));
+        assert_eq!(
+            error("group_by(@, &n)", people.clone()),
+            Error::InvalidType(
+                "group_by() expects the expression to give a string or null, received a number"
+                    .into()
+            )
+        );
+        assert_eq!(
+            error("group_by(@, name)", people).to_string(),
+            "invalid type: group_by() expects argument 2 to be an expression (&…), received null"
+        );
+        assert_eq!(
+            error("group_by(`{}`, &a)", json!(null)).kind(),
+            "invalid-type"
         );
     }
 

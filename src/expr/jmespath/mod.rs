@@ -37,6 +37,20 @@
 //! `min_by`, `not_null`, `reverse`, `sort`, `sort_by`, `starts_with`, `sum`, `to_array`,
 //! `to_string`, `to_number`, `type`, `values`.
 //!
+//! Functions of [jmespath-community](https://jmespath.site) (JEP-13 and `group_by`), with
+//! its signatures:
+//! * `items(object)` — the `[key, value]` pairs of the object, in its key order.
+//! * `from_items(pairs)` — an object from `[key, value]` pairs with string keys (a later
+//!   pair replaces the value of an earlier one with the same key); any other element is an
+//!   `invalid-value` error, a non-array element an `invalid-type` error.
+//! * `zip(array, …)` — `[[a[0], b[0], …], [a[1], b[1], …], …]`, as long as the shortest
+//!   array.
+//! * `group_by(array, &expr)` — an object of the elements grouped by the string the
+//!   expression gives for each (groups in order of first appearance); an element for
+//!   which it gives `null` is left out, any other value is an `invalid-type` error. The
+//!   elements may be of any type, as in the jmespath-community implementation (its
+//!   specification names an array of objects).
+//!
 //! LetsFlow extensions:
 //! * `if(condition, then, else?)` — `then` when `condition` is truthy, else `else` (or
 //!   `null`); only the branch taken is evaluated.
