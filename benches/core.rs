@@ -12,6 +12,10 @@ use serde_json::{json, Map};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+// The same allocator as the `letsflow` binary.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn shared_dir() -> Option<PathBuf> {
     let dir = std::env::var_os("LETSFLOW_SHARED_DIR")
         .map(PathBuf::from)

@@ -61,7 +61,9 @@ impl FnCache {
             Value::Array(items) => items.iter().for_each(|v| self.add(v)),
             Value::Object(map) => {
                 if !self.mentions_scenario
-                    && ["<ref>", "<tpl>", "<select>"].iter().any(|k| map.contains_key(*k))
+                    && ["<ref>", "<tpl>", "<select>"]
+                        .iter()
+                        .any(|k| map.contains_key(*k))
                 {
                     self.mentions_scenario = value.to_string().contains("scenario");
                 }

@@ -93,7 +93,12 @@ impl Scenario {
         };
 
         let mut static_responses = HashMap::new();
-        for (key, action) in map.get("actions").and_then(Value::as_object).into_iter().flatten() {
+        for (key, action) in map
+            .get("actions")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
             if let Some(schema) = action
                 .get("response")
                 .filter(|s| s.as_object().is_some_and(|m| !m.is_empty()) && !has_fn(s))

@@ -163,11 +163,72 @@ impl Event {
 
     /// The hash the event should have, computed from its content.
     pub fn compute_hash(&self) -> String {
-        let mut value = self.to_json();
-        if let Value::Object(map) = &mut value {
-            map.remove("hash");
+        blake3::hash(self.canonical(true).as_bytes())
+            .to_hex()
+            .to_string()
+    }
+
+    /// The seed of `uuid()` while applying this event: BLAKE3 over its canonical JSON
+    /// without the outcome (`skipped`, `errors`), so a step and its replay agree.
+    pub fn seed(&self) -> [u8; 32] {
+        *blake3::hash(self.canonical(false).as_bytes()).as_bytes()
+    }
+
+    /// The canonical JSON of the event without `hash` (and without `skipped` and `errors`
+    /// unless `outcome`), written field by field in sorted key order. Equal to
+    /// `json::canonical` of its JSON form minus those keys (a test checks it), without
+    /// building that JSON value first.
+    fn canonical(&self, outcome: bool) -> String {
+        let mut out = String::with_capacity(256);
+        let mut fields = Fields::new(&mut out);
+        match self {
+            Event::Instantiate(e) => {
+                if !e.actors.is_empty() {
+                    fields.field("actors", |o| write_map(o, &e.actors));
+                }
+                fields.field("id", |o| json::write_string(o, &e.id));
+                fields.field("scenario", |o| json::write_string(o, &e.scenario));
+                fields.field("timestamp", |o| {
+                    json::write_string(o, &e.timestamp.to_iso())
+                });
+            }
+            Event::Action(e) => {
+                fields.field("action", |o| json::write_string(o, &e.action));
+                fields.field("actor", |o| write_map(o, &e.actor));
+                if outcome && !e.errors.is_empty() {
+                    fields.field("errors", |o| {
+                        o.push('[');
+                        for (i, err) in e.errors.iter().enumerate() {
+                            if i > 0 {
+                                o.push(',');
+                            }
+                            json::write_string(o, err);
+                        }
+                        o.push(']');
+                    });
+                }
+                fields.field("previous", |o| json::write_string(o, &e.previous));
+                if let Some(response) = &e.response {
+                    fields.field("response", |o| json::write_canonical(o, response));
+                }
+                if outcome {
+                    fields.field("skipped", |o| {
+                        o.push_str(if e.skipped { "true" } else { "false" })
+                    });
+                }
+                fields.field("timestamp", |o| {
+                    json::write_string(o, &e.timestamp.to_iso())
+                });
+            }
+            Event::Timeout(e) => {
+                fields.field("previous", |o| json::write_string(o, &e.previous));
+                fields.field("timestamp", |o| {
+                    json::write_string(o, &e.timestamp.to_iso())
+                });
+            }
         }
-        hash_value(&value)
+        fields.finish();
+        out
     }
 
     /// True when the stored hash matches the content.
@@ -184,6 +245,46 @@ impl Event {
             Event::Timeout(e) => e.hash = hash,
         }
     }
+}
+
+/// Writes the fields of a canonical JSON object; the caller gives them in sorted order.
+struct Fields<'a> {
+    out: &'a mut String,
+    first: bool,
+}
+
+impl<'a> Fields<'a> {
+    fn new(out: &'a mut String) -> Self {
+        out.push('{');
+        Fields { out, first: true }
+    }
+
+    fn field(&mut self, name: &str, write: impl FnOnce(&mut String)) {
+        if !self.first {
+            self.out.push(',');
+        }
+        self.first = false;
+        json::write_string(self.out, name);
+        self.out.push(':');
+        write(self.out);
+    }
+
+    fn finish(self) {
+        self.out.push('}');
+    }
+}
+
+fn write_map(out: &mut String, map: &Map<String, Value>) {
+    out.push('{');
+    for (i, (key, value)) in json::sorted_entries(map).into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        json::write_string(out, key);
+        out.push(':');
+        json::write_canonical(out, value);
+    }
+    out.push('}');
 }
 
 /// BLAKE3 of the canonical JSON of `value`, as lowercase hex.
@@ -236,6 +337,57 @@ mod tests {
             e.action = "cancel".into();
         }
         assert!(!event.hash_is_valid());
+    }
+
+    #[test]
+    fn the_fast_canonical_form_equals_the_documented_one() {
+        let actor = json!({"key": "a", "id": "u1", "é": [1.5, null]});
+        let events = vec![
+            Event::Instantiate(InstantiateEvent {
+                id: "p".into(),
+                timestamp: ts("2025-01-01T00:00:00Z"),
+                scenario: "s".into(),
+                actors: actor.as_object().cloned().unwrap_or_default(),
+                hash: "h".into(),
+            }),
+            Event::Action(ActionEvent {
+                previous: "x".into(),
+                timestamp: ts("2025-01-01T00:00:01.5Z"),
+                action: "go".into(),
+                actor: actor.as_object().cloned().unwrap_or_default(),
+                response: Some(json!({"b": "line\nbreak", "a": 1e21})),
+                skipped: true,
+                errors: vec!["Action 'go' is not \"allowed\"".into()],
+                hash: "h".into(),
+            }),
+            Event::Timeout(TimeoutEvent {
+                previous: "x".into(),
+                timestamp: ts("2025-01-02T00:00:00Z"),
+                hash: "h".into(),
+            }),
+        ];
+        for event in events {
+            let without = |keys: &[&str]| {
+                let mut value = event.to_json();
+                for key in keys {
+                    value.as_object_mut().expect("object").remove(*key);
+                }
+                json::canonical(&value)
+            };
+            assert_eq!(event.canonical(true), without(&["hash"]));
+            assert_eq!(
+                event.canonical(false),
+                without(&["hash", "skipped", "errors"])
+            );
+            assert_eq!(
+                event.compute_hash(),
+                hash_value(&{
+                    let mut v = event.to_json();
+                    v.as_object_mut().expect("object").remove("hash");
+                    v
+                })
+            );
+        }
     }
 
     #[test]

@@ -2,7 +2,6 @@
 //! answer into a step (SPEC 2.9). Delivery itself belongs to the node's outbox.
 
 use super::event::Timestamp;
-use super::state::seed_of;
 use super::{Error, Process, StepActor, StepOutcome};
 use crate::expr::jmespath::Entropy;
 use crate::json::truthy;
@@ -25,7 +24,7 @@ pub struct NotifyMessage {
 impl Process {
     /// The messages owed for the current state.
     pub fn notify_messages(&self) -> Result<Vec<NotifyMessage>, Error> {
-        let entropy = Entropy::new(seed_of(self.last_event()));
+        let entropy = Entropy::new(self.last_event().seed());
         let mut out = Vec::new();
         for entry in self.notify_entries(&entropy)? {
             let service = entry
@@ -55,7 +54,7 @@ impl Process {
         response: Value,
         at: Timestamp,
     ) -> Result<StepOutcome, Error> {
-        let entropy = Entropy::new(seed_of(self.last_event()));
+        let entropy = Entropy::new(self.last_event().seed());
         let entry = self
             .notify_entries(&entropy)?
             .into_iter()

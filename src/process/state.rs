@@ -94,7 +94,7 @@ impl Process {
         doc.insert("previous".into(), Value::Array(vec![]));
 
         let at = start.timestamp;
-        let entropy = Entropy::new(seed_of(&event));
+        let entropy = Entropy::new(event.seed());
         let mut process = Process {
             scenario,
             doc: Value::Object(doc),
@@ -134,7 +134,12 @@ impl Process {
         }
     }
 
-    fn follow_automatic(&mut self, key: &str, at: Timestamp, entropy: &Entropy) -> Result<(), Error> {
+    fn follow_automatic(
+        &mut self,
+        key: &str,
+        at: Timestamp,
+        entropy: &Entropy,
+    ) -> Result<(), Error> {
         let mut key = key.to_string();
         let mut seen = vec![key.clone()];
         while let Some(next) = self.automatic_transition(&key, entropy)? {
@@ -470,16 +475,4 @@ pub(crate) fn string_list(value: &Value) -> Vec<String> {
             .collect(),
         _ => vec![],
     }
-}
-
-/// The seed for `uuid()` while applying `event`: its content without hash and outcome, so
-/// the same attempt gives the same uuids on every node and on replay.
-pub(crate) fn seed_of(event: &Event) -> [u8; 32] {
-    let mut value = event.to_json();
-    if let Value::Object(map) = &mut value {
-        for key in ["hash", "skipped", "errors"] {
-            map.remove(key);
-        }
-    }
-    *blake3::hash(crate::json::canonical(&value).as_bytes()).as_bytes()
 }

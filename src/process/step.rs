@@ -6,8 +6,9 @@
 use super::compiled::wildcard_form;
 use super::event::{ActionEvent, Event, TimeoutEvent, Timestamp};
 use super::path;
-use super::state::{seed_of, string_list, transitions};
+use super::state::{string_list, transitions};
 use super::{Error, Process, StepActor, StepOutcome};
+use crate::expr::datafn::has_fn;
 use crate::expr::jmespath::Entropy;
 use crate::json::truthy;
 use serde_json::{Map, Value};
@@ -65,9 +66,9 @@ impl Process {
         event: &ActionEvent,
         actor: &StepActor,
     ) -> Result<Vec<String>, Error> {
-        let entropy = Entropy::new(seed_of(&Event::Action(event.clone())));
         let saved = self.save(self.may_write_previous(&event.action));
         self.events.push(Event::Action(event.clone()));
+        let entropy = Entropy::new(self.last_event().seed());
 
         match self.try_action(event, actor, &entropy) {
             Ok(errors) if errors.is_empty() => Ok(errors),
@@ -194,8 +195,11 @@ impl Process {
 
         let scenario_action = self.scenario.action(state_key, action);
         let current_action = match &scenario_action {
+            // A response schema without data functions is used as it is (and its validator
+            // is compiled already); only a computed one is evaluated.
             Some((k, a)) => Some(self.evaluate_action(k, a, None, entropy, |name| {
-                matches!(name, "actor" | "if" | "response")
+                matches!(name, "actor" | "if")
+                    || (name == "response" && a.get("response").is_some_and(has_fn))
             })?),
             None => None,
         };
@@ -254,12 +258,19 @@ impl Process {
                 ));
             }
             if !self.predicting {
+                let static_schema = scenario_action
+                    .as_ref()
+                    .and_then(|(_, a)| a.get("response"));
                 if let Some(schema) = current_action
                     .get("response")
+                    .or(static_schema)
                     .filter(|s| s.as_object().is_some_and(|m| !m.is_empty()))
                 {
                     let action_key = scenario_action.as_ref().map_or("", |(k, _)| k.as_str());
-                    for err in self.scenario.validate_response(action_key, schema, response)? {
+                    for err in self
+                        .scenario
+                        .validate_response(action_key, schema, response)?
+                    {
                         errors.push(format!("Response is invalid: {}", err.text()));
                     }
                 }
@@ -398,7 +409,7 @@ impl Process {
 
     /// Fires the first timeout transition due after `passed` seconds, recording `event`.
     pub(crate) fn fire_timeout(&mut self, event: Event, passed: f64) -> Result<bool, Error> {
-        let entropy = Entropy::new(seed_of(&event));
+        let entropy = Entropy::new(event.seed());
         let Some(next) = self.find_timeout_transition(passed, &entropy)? else {
             return Ok(false);
         };
