@@ -14,6 +14,8 @@ mod predict;
 mod replay;
 mod state;
 mod step;
+#[cfg(test)]
+mod tests;
 mod validate;
 
 pub use compiled::Scenario;

@@ -1,0 +1,173 @@
+//! The `letsflow` command line, run as a real binary.
+
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn letsflow(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_letsflow"))
+        .args(args)
+        .output()
+        .expect("run letsflow")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A fresh temporary folder for one test.
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("letsflow-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write");
+    path.to_string_lossy().into_owned()
+}
+
+const EXAMPLE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/examples/scenarios/approval.yaml"
+);
+
+#[test]
+fn validate_accepts_a_valid_scenario() {
+    let out = letsflow(&["scenario", "validate", EXAMPLE]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).ends_with("approval.yaml: valid\n"));
+}
+
+#[test]
+fn validate_lists_the_errors_of_an_invalid_scenario() {
+    let dir = temp_dir("invalid");
+    let file = write(
+        &dir,
+        "bad.yaml",
+        "actors:\n  client: {}\nactions:\n  go:\n    actor: klant\nstates:\n  initial:\n    on: go\n    goto: nowhere\n",
+    );
+    let out = letsflow(&["scenario", "validate", &file]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(text.lines().count() >= 2, "{text}");
+    assert!(text.contains("klant"), "{text}");
+    assert!(text.contains("nowhere"), "{text}");
+}
+
+#[test]
+fn normalize_and_id_agree() {
+    let out = letsflow(&["scenario", "normalize", EXAMPLE]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let normalized: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(normalized["title"], json!("Expense approval"));
+    assert_eq!(
+        normalized["states"]["(rejected)"]["tag"],
+        json!(["(rejected)"])
+    );
+    assert_eq!(
+        normalized["states"]["review"]["transitions"][2]["after"],
+        json!(604800)
+    );
+
+    let out = letsflow(&["scenario", "id", EXAMPLE]);
+    let id = stdout(&out).trim().to_string();
+    let expected = letsflow::scenario::id::scenario_id(&normalized).to_string();
+    assert_eq!(id, expected);
+}
+
+#[test]
+fn malformed_scenario_files_give_a_one_line_error_and_exit_2() {
+    let dir = temp_dir("malformed");
+    let file = write(&dir, "broken.yaml", "states:\n  initial: [unclosed\n");
+    for args in [
+        vec!["scenario", "normalize", file.as_str()],
+        vec!["scenario", "id", file.as_str()],
+        vec!["scenario", "validate", file.as_str()],
+    ] {
+        let out = letsflow(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.starts_with("error: ") && err.contains("broken.yaml"),
+            "{err}"
+        );
+    }
+    let out = letsflow(&["scenario", "id", "/nonexistent/scenario.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("/nonexistent/scenario.yaml"));
+}
+
+#[test]
+fn run_prints_a_snapshot_after_each_op() {
+    let dir = temp_dir("run");
+    let ops = write(
+        &dir,
+        "ops.json",
+        &json!([
+            {"op": "step", "action": "submit", "actor": {"key": "employee"}, "response": {"amount": 5}},
+            {"op": "step", "action": "submit", "actor": {"key": "employee"}, "response": {"amount": 5, "reason": "taxi"}},
+            {"op": "timeout", "seconds": 3600},
+            {"op": "timeout", "seconds": 604800}
+        ])
+        .to_string(),
+    );
+    let out = letsflow(&[
+        "run",
+        EXAMPLE,
+        "--ops",
+        &ops,
+        "--id",
+        "00000000-0000-4000-8000-00000000000a",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let snapshots: Vec<Value> = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(snapshots.len(), 5);
+    assert_eq!(snapshots[0]["last"], json!({"instantiate": true}));
+    assert_eq!(snapshots[0]["next"], json!(["review", "payment", "(paid)"]));
+    assert_eq!(
+        snapshots[1]["last"]["errors"],
+        json!(["Response is invalid: data must have required property 'reason'"])
+    );
+    assert_eq!(snapshots[2]["current"]["key"], json!("review"));
+    assert_eq!(snapshots[2]["vars"]["reference"], json!("EXP-5"));
+    assert_eq!(
+        snapshots[3]["events"],
+        json!(3),
+        "no timeout is due after an hour"
+    );
+    assert_eq!(snapshots[4]["current"]["key"], json!("(expired)"));
+    assert_eq!(snapshots[4]["last"], json!({"timeout": true}));
+    assert_eq!(snapshots[4]["isRunning"], json!(false));
+}
+
+#[test]
+fn run_reports_bad_ops_files() {
+    let dir = temp_dir("badops");
+    let ops = write(&dir, "ops.json", "[{\"op\": \"jump\"}]");
+    let out = letsflow(&["run", EXAMPLE, "--ops", &ops]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("ops.json") && err.contains("jump"), "{err}");
+
+    let ops = write(
+        &dir,
+        "noactor.json",
+        "[{\"op\": \"step\", \"action\": \"submit\", \"actor\": {}}]",
+    );
+    let out = letsflow(&["run", EXAMPLE, "--ops", &ops]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("op 0: the actor has no \"key\""),
+        "{}",
+        stderr(&out)
+    );
+}
