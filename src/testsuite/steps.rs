@@ -261,8 +261,11 @@ pub enum ParseError {
 
 /// A quoted string, with `\"` and `\\` escapes.
 const Q: &str = r#""((?:[^"\\]|\\.)*)""#;
-/// A scalar: true, false, null, a quoted string or a number.
-const SCALAR: &str = r#"(true|false|null|"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)"#;
+/// A quoted string that ends the step: everything up to the last quote, so the text may
+/// hold quotes of its own (`is "Pick up "Dune" today"`).
+const TAIL: &str = r#"(".*")"#;
+/// A scalar that ends the step: true, false, null, a quoted string or a number.
+const SCALAR: &str = r#"(true|false|null|".*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)"#;
 
 /// What a form's builder gets: the captures, the process and the block.
 struct Ctx<'a> {
@@ -503,7 +506,7 @@ static FORMS: LazyLock<Vec<Form>> = LazyLock::new(|| {
             &format!(
                 r"actor {} has (?:the )?instructions?(?:(?P<colon>:)| (?P<scalar>{}))",
                 q("actor"),
-                Q
+                TAIL
             ),
             |c| {
                 Ok(Step::Instructions {
@@ -623,7 +626,7 @@ static FORMS: LazyLock<Vec<Form>> = LazyLock::new(|| {
             ],
             &format!(
                 r"the last event is skipped(?: with(?:(?P<colon>:)| (?P<scalar>{})))?",
-                Q
+                TAIL
             ),
             |c| {
                 Ok(Step::LastSkipped {
@@ -1075,6 +1078,26 @@ mod tests {
         assert_eq!(
             Step::parse(r#"the "a" process is in "s" in the "b" process"#, None),
             Err(ParseError::TwoProcesses)
+        );
+    }
+
+    #[test]
+    fn a_quoted_value_at_the_end_may_hold_quotes() {
+        assert_eq!(
+            parse(r#"the state description is "Pick up "Dune" at shelf "B3"""#),
+            Step::StateProperty {
+                process: main(),
+                property: "description".into(),
+                expected: Arg::Scalar(json!(r#"Pick up "Dune" at shelf "B3""#))
+            }
+        );
+        assert_eq!(
+            parse(r#"actor "a" has instructions "Say "hi"" in the "p" process"#),
+            Step::Instructions {
+                process: "p".into(),
+                actor: "a".into(),
+                expected: Arg::Scalar(json!(r#"Say "hi""#))
+            }
         );
     }
 
