@@ -221,7 +221,7 @@ impl Runner {
                 return FeatureReport {
                     file: file.to_string(),
                     name: String::new(),
-                    error: Some(format!("is not valid Gherkin: {e}")),
+                    error: Some(gherkin_error(&e)),
                     scenarios: vec![],
                 }
             }
@@ -274,6 +274,22 @@ impl Runner {
             steps,
             duration: started.elapsed(),
         }
+    }
+}
+
+/// "is not valid Gherkin: syntax error at line L, column C" (the parser's own text lists
+/// the tokens it expected, in no stable order).
+fn gherkin_error(e: &gherkin::ParseError) -> String {
+    let text = e.to_string();
+    let position = text
+        .strip_prefix("Error at ")
+        .and_then(|rest| rest.split(':').next().zip(rest.split(':').nth(1)))
+        .filter(|(l, c)| l.parse::<usize>().is_ok() && c.parse::<usize>().is_ok());
+    match position {
+        Some((line, col)) => {
+            format!("is not valid Gherkin: syntax error at line {line}, column {col}")
+        }
+        None => format!("is not valid Gherkin: {text}"),
     }
 }
 

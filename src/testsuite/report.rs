@@ -322,7 +322,7 @@ impl Report {
                     out,
                     "      <error message=\"{}\" type=\"FeatureError\">{}</error>",
                     xml(first_line(error)),
-                    xml(error)
+                    xml_text(error)
                 );
                 out.push_str("    </testcase>\n");
             }
@@ -348,13 +348,8 @@ impl Report {
                         let _ = writeln!(
                             out,
                             "      <failure message=\"{}\" type=\"StepFailed\">{}</failure>",
-                            xml(&format!(
-                                "{} {}: {}",
-                                step.keyword,
-                                step.text,
-                                first_line(error)
-                            )),
-                            xml(&text)
+                            xml(first_line(error)),
+                            xml_text(&text)
                         );
                         out.push_str("    </testcase>\n");
                     }
@@ -383,7 +378,12 @@ fn seconds(d: Duration) -> String {
     format!("{:.3}", d.as_secs_f64())
 }
 
-/// Escapes text for an XML attribute or element; drops characters XML 1.0 cannot hold.
+/// Escapes text for an XML element, keeping line breaks as they are.
+fn xml_text(text: &str) -> String {
+    xml(text).replace("&#10;", "\n")
+}
+
+/// Escapes text for an XML attribute (or element); drops characters XML 1.0 cannot hold.
 fn xml(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -486,7 +486,7 @@ mod tests {
     fn junit_escapes_and_reports_failures() {
         let x = report().junit();
         assert!(x.contains("<testsuite name=\"A &amp; B\" tests=\"2\" failures=\"1\""));
-        assert!(x.contains("<failure message=\"Then the process is in &quot;x&quot;: Wrong\""));
+        assert!(x.contains("<failure message=\"Wrong\" type=\"StepFailed\">Then the process is in &quot;x&quot;\nat features/a.feature:9\nWrong"));
         assert_eq!(xml("a\u{1}b<"), "ab&lt;");
     }
 }
