@@ -91,12 +91,55 @@ impl Options {
     }
 }
 
+/// Why a scenario named by a step cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScenarioError {
+    /// No `NAME.json`, `NAME.yaml` or `NAME.yml` in the scenario folder.
+    #[error("Scenario \"{name}\" not found: no {name}.json, {name}.yaml or {name}.yml in {dir}")]
+    NotFound {
+        /// The scenario name.
+        name: String,
+        /// The scenario folder.
+        dir: String,
+    },
+    /// The file is not valid YAML or JSON.
+    #[error("Scenario \"{name}\" could not be loaded from {file}: {message}")]
+    Load {
+        /// The scenario name.
+        name: String,
+        /// The scenario file.
+        file: String,
+        /// What the loader said.
+        message: String,
+    },
+    /// The scenario does not validate (SPEC 1.5); one `path: message` per error.
+    #[error("Scenario \"{name}\" ({file}) is invalid:{}", errors.iter().map(|e| format!("\n  {e}")).collect::<String>())]
+    Invalid {
+        /// The scenario name.
+        name: String,
+        /// The scenario file.
+        file: String,
+        /// The validation errors as `instance path: message`.
+        errors: Vec<String>,
+    },
+    /// Normalizing or compiling the scenario failed.
+    #[error("Scenario \"{name}\" ({file}) cannot run: {message}")]
+    Unusable {
+        /// The scenario name.
+        name: String,
+        /// The scenario file.
+        file: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
 /// The scenarios of a run, loaded by name on first use and kept (also when they fail to
-/// load, so the error is reported once per use, not re-read).
+/// load, so that every feature using a broken scenario reports the same error).
 pub struct Scenarios {
     dir: PathBuf,
     registry: SchemaRegistry,
-    loaded: HashMap<String, Result<Arc<Scenario>, String>>,
+    loaded: HashMap<String, Result<Arc<Scenario>, ScenarioError>>,
 }
 
 impl Scenarios {
@@ -109,9 +152,8 @@ impl Scenarios {
         }
     }
 
-    /// The scenario `name`: loaded, validated, normalized and compiled. The error says
-    /// which file was looked for, or lists the validation errors.
-    pub fn get(&mut self, name: &str) -> Result<Arc<Scenario>, String> {
+    /// The scenario `name`: loaded, validated, normalized and compiled.
+    pub fn get(&mut self, name: &str) -> Result<Arc<Scenario>, ScenarioError> {
         if let Some(found) = self.loaded.get(name) {
             return found.clone();
         }
@@ -120,36 +162,49 @@ impl Scenarios {
         result
     }
 
-    fn load(&self, name: &str) -> Result<Arc<Scenario>, String> {
+    fn load(&self, name: &str) -> Result<Arc<Scenario>, ScenarioError> {
         let Some(path) = ["json", "yaml", "yml"]
             .iter()
             .map(|ext| self.dir.join(format!("{name}.{ext}")))
             .find(|p| p.is_file())
         else {
-            return Err(format!(
-                "Scenario \"{name}\" not found: no {name}.json, {name}.yaml or {name}.yml in {}",
-                self.dir.display()
-            ));
+            return Err(ScenarioError::NotFound {
+                name: name.to_string(),
+                dir: self.dir.display().to_string(),
+            });
         };
-        let file = path.display();
-        let raw = scenario::load_file(&path)
-            .map_err(|e| format!("Scenario \"{name}\" could not be loaded from {file}: {e}"))?;
+        let file = path.display().to_string();
+        let unusable = |message: String| ScenarioError::Unusable {
+            name: name.to_string(),
+            file: file.clone(),
+            message,
+        };
+        let raw = scenario::load_file(&path).map_err(|e| ScenarioError::Load {
+            name: name.to_string(),
+            file: file.clone(),
+            message: e.to_string(),
+        })?;
         if let Err(errors) = scenario::validate::validate(&raw, &self.registry) {
-            let mut message = format!("Scenario \"{name}\" ({file}) is invalid:");
-            for e in errors {
-                let at = if e.instance_path.is_empty() {
-                    "/"
-                } else {
-                    e.instance_path.as_str()
-                };
-                message.push_str(&format!("\n  {at}: {}", e.message));
-            }
-            return Err(message);
+            let errors = errors
+                .iter()
+                .map(|e| {
+                    let at = if e.instance_path.is_empty() {
+                        "/"
+                    } else {
+                        e.instance_path.as_str()
+                    };
+                    format!("{at}: {}", e.message)
+                })
+                .collect();
+            return Err(ScenarioError::Invalid {
+                name: name.to_string(),
+                file,
+                errors,
+            });
         }
-        let normalized = normalize(&raw)
-            .map_err(|e| format!("Scenario \"{name}\" ({file}) could not be normalized: {e}"))?;
-        let compiled = Scenario::new(normalized, &self.registry)
-            .map_err(|e| format!("Scenario \"{name}\" ({file}) cannot run: {e}"))?;
+        let normalized = normalize(&raw).map_err(|e| unusable(e.to_string()))?;
+        let compiled =
+            Scenario::new(normalized, &self.registry).map_err(|e| unusable(e.to_string()))?;
         Ok(Arc::new(compiled))
     }
 }

@@ -22,8 +22,11 @@ pub enum StepError {
     /// The step text is not a known step, or its doc string or table does not fit it.
     #[error(transparent)]
     Parse(#[from] ParseError),
-    /// The step cannot be carried out: an unknown process or actor, a scenario that cannot
-    /// be loaded, a doc string that is not valid YAML, …
+    /// The scenario of a `Given` step cannot be used.
+    #[error(transparent)]
+    Scenario(#[from] super::ScenarioError),
+    /// The step cannot be carried out: an unknown process or actor, a doc string that is
+    /// not valid YAML, …
     #[error("{0}")]
     Setup(String),
     /// The process is not as the step expects.
@@ -362,10 +365,7 @@ impl<'a> World<'a> {
                 "The \"{name}\" process is already created"
             )));
         }
-        let scenario = self
-            .scenarios
-            .get(scenario_name)
-            .map_err(StepError::Setup)?;
+        let scenario = self.scenarios.get(scenario_name)?;
         self.slots.insert(
             name.to_string(),
             Slot {
