@@ -3,8 +3,8 @@
 
 mod common;
 
-use letsflow::json::loose_eq;
-use letsflow::scenario::{load_file, normalize, scenario_id};
+use letsflow::scenario::{load_file, normalize, scenario_id, validate::validate};
+use letsflow::schema::SchemaRegistry;
 use libtest_mimic::{Arguments, Failed, Trial};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -76,6 +76,24 @@ fn trials(shared: &Path) -> Result<Vec<Trial>, String> {
             compare(&actual, &expected)
         }));
 
+        let valid = entry.get("valid").and_then(Value::as_bool).unwrap_or(true);
+        let schemas = shared.join("conformance/testing/schemas");
+        let source = path.clone();
+        trials.push(Trial::test(format!("{name}: validity"), move || {
+            let mut registry = SchemaRegistry::new();
+            registry.load_dir(&schemas).map_err(|e| e.to_string())?;
+            let scenario = load_file(&source).map_err(|e| e.to_string())?;
+            match (validate(&scenario, &registry), valid) {
+                (Ok(()), true) | (Err(_), false) => Ok(()),
+                (Ok(()), false) => Err("valid, but the reference found it invalid".into()),
+                (Err(errors), true) => Err(format!(
+                    "invalid, but the reference found it valid: {}",
+                    letsflow::schema::errors_text(&errors)
+                )
+                .into()),
+            }
+        }));
+
         let expected_id = entry.get("id").and_then(Value::as_str).map(String::from);
         trials.push(Trial::test(format!("{name}: id"), move || {
             let expected = expected_id.ok_or("the golden entry has no id")?;
@@ -118,68 +136,11 @@ fn load_and_normalize(path: &Path) -> Result<Value, Failed> {
 }
 
 fn compare(actual: &Value, expected: &Value) -> Result<(), Failed> {
-    if loose_eq(actual, expected) {
+    let diffs = common::json_diff(expected, actual);
+    if diffs.is_empty() {
         return Ok(());
     }
-    let mut diffs = Vec::new();
-    diff("$", actual, expected, &mut diffs);
     let total = diffs.len();
-    diffs.truncate(40);
-    let mut message = format!("{total} difference(s) (actual vs expected):\n");
-    for line in diffs {
-        message.push_str(&line);
-        message.push('\n');
-    }
-    Err(message.into())
-}
-
-fn short(value: Option<&Value>) -> String {
-    match value {
-        None => "(missing)".to_string(),
-        Some(value) => {
-            let text = value.to_string();
-            if text.chars().count() > 160 {
-                format!("{}…", text.chars().take(160).collect::<String>())
-            } else {
-                text
-            }
-        }
-    }
-}
-
-/// The JSON paths where two values differ, with both values.
-fn diff(path: &str, actual: &Value, expected: &Value, out: &mut Vec<String>) {
-    match (actual, expected) {
-        (Value::Object(a), Value::Object(e)) => {
-            for (key, value) in a {
-                let sub = format!("{path}.{key}");
-                match e.get(key) {
-                    Some(other) => diff(&sub, value, other, out),
-                    None => out.push(format!("  {sub}: {} vs (missing)", short(Some(value)))),
-                }
-            }
-            for (key, value) in e {
-                if !a.contains_key(key) {
-                    out.push(format!(
-                        "  {path}.{key}: (missing) vs {}",
-                        short(Some(value))
-                    ));
-                }
-            }
-        }
-        (Value::Array(a), Value::Array(e)) if a.len() == e.len() => {
-            for (index, (x, y)) in a.iter().zip(e).enumerate() {
-                diff(&format!("{path}[{index}]"), x, y, out);
-            }
-        }
-        _ => {
-            if !loose_eq(actual, expected) {
-                out.push(format!(
-                    "  {path}: {} vs {}",
-                    short(Some(actual)),
-                    short(Some(expected))
-                ));
-            }
-        }
-    }
+    let shown: Vec<String> = diffs.into_iter().take(40).collect();
+    Err(format!("{total} difference(s):\n{}", shown.join("\n")).into())
 }

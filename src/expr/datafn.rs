@@ -20,7 +20,7 @@ pub enum FnError {
         /// The expression text.
         expr: String,
         /// What the parser reported.
-        source: jmespath::Error,
+        source: Box<jmespath::Error>,
     },
     /// A `<ref>` expression that fails on this data, e.g. `abs('a')`.
     #[error("expression '{expr}' failed: {source}")]
@@ -28,14 +28,13 @@ pub enum FnError {
         /// The expression text.
         expr: String,
         /// What the interpreter reported.
-        source: jmespath::Error,
+        source: Box<jmespath::Error>,
     },
     /// A `<tpl>` template that does not parse or render, e.g. `{{#a}}` without `{{/a}}`.
     #[error("template failed: {source}")]
     Template {
         /// What the renderer reported.
-        #[from]
-        source: mustache::Error,
+        source: Box<mustache::Error>,
     },
 }
 
@@ -156,7 +155,7 @@ impl<'a> Evaluator<'a> {
         let eval = |expr: &Expression| {
             expr.search(data, &env).map_err(|source| FnError::Eval {
                 expr: src.to_string(),
-                source,
+                source: Box::new(source),
             })
         };
         match self.cache.and_then(|c| c.refs.get(src)) {
@@ -164,7 +163,7 @@ impl<'a> Evaluator<'a> {
             None => {
                 let expr = Expression::parse(src).map_err(|source| FnError::Parse {
                     expr: src.to_string(),
-                    source,
+                    source: Box::new(source),
                 })?;
                 eval(&expr)
             }
@@ -203,10 +202,13 @@ impl<'a> Evaluator<'a> {
         view: &Value,
         partials: &Map<String, Value>,
     ) -> Result<String, FnError> {
-        match self.cache.and_then(|c| c.templates.get(src)) {
-            Some(tpl) => Ok(tpl.render(view, partials)?),
-            None => Ok(Template::parse(src)?.render(view, partials)?),
-        }
+        let rendered = match self.cache.and_then(|c| c.templates.get(src)) {
+            Some(tpl) => tpl.render(view, partials),
+            None => Template::parse(src).and_then(|t| t.render(view, partials)),
+        };
+        rendered.map_err(|e| FnError::Template {
+            source: Box::new(e),
+        })
     }
 
     fn select(&self, options: &Map<String, Value>, data: &Value) -> Result<Value, FnError> {

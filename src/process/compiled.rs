@@ -174,7 +174,7 @@ impl Scenario {
 
     /// The schema key for an actor or variable: the key itself, else its wildcard form
     /// (`person_2` → `person_*`).
-    pub(crate) fn schema_key<'a>(&self, section: &str, key: &'a str) -> Option<String> {
+    pub(crate) fn schema_key(&self, section: &str, key: &str) -> Option<String> {
         let map = self.section(section);
         if map.contains_key(key) {
             return Some(key.to_string());

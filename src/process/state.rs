@@ -318,7 +318,7 @@ impl Process {
                         .filter(|k| wildcard_form(k) == *name)
                         .map(|k| k.to_string()),
                 );
-            } else if name.starts_with("service:") || process_actors.iter().any(|k| *k == name) {
+            } else if name.starts_with("service:") || process_actors.contains(&name) {
                 actors.push(name.clone());
             }
         }

@@ -168,7 +168,7 @@ impl Process {
 
         self.log_transition(&next, entropy)?;
         match next.get("goto").and_then(Value::as_str) {
-            Some(goto) => self.enter_state(&goto.to_string(), event.timestamp, entropy)?,
+            Some(goto) => self.enter_state(goto, event.timestamp, entropy)?,
             None => {
                 let entered = self.current_timestamp();
                 self.enter_state(&state_key, entered, entropy)?;
@@ -401,7 +401,7 @@ impl Process {
         self.events.push(event);
         self.log_transition(&next, &entropy)?;
         if let Some(goto) = next.get("goto").and_then(Value::as_str) {
-            self.enter_state(&goto.to_string(), at, &entropy)?;
+            self.enter_state(goto, at, &entropy)?;
         }
         Ok(true)
     }

@@ -388,7 +388,8 @@ impl Converter {
         Ok(Value::Object(out))
     }
 
-    /// `!required` (bare: a string), `!required TYPE` or `!required {schema}`.
+    /// `!required` (bare: no type, as the reference loader does — so a local schema can
+    /// require a property of any type), `!required TYPE` or `!required {schema}`.
     fn required(
         &self,
         inner: &Yaml,
@@ -397,11 +398,8 @@ impl Converter {
     ) -> Result<Map<String, Value>, LoadError> {
         let mut out = match inner {
             Yaml::Mapping(mapping) => self.convert_mapping(mapping, path)?,
-            Yaml::Null => {
-                let mut map = Map::new();
-                map.insert("type".into(), Value::String("string".into()));
-                map
-            }
+            Yaml::Null => Map::new(),
+            Yaml::String(s) if s.is_empty() => Map::new(),
             other => {
                 let text = scalar_text(other).ok_or_else(|| {
                     content_error(
@@ -720,7 +718,7 @@ mod tests {
         assert_eq!(
             load("a: !required\nb: !required number\nc: !required {type: string, title: C}\nd: !required\n  type: array\n  items: string\n"),
             json!({
-                "a": {"type": "string", "!required": true},
+                "a": {"!required": true},
                 "b": {"type": "number", "!required": true},
                 "c": {"type": "string", "title": "C", "!required": true},
                 "d": {"type": "array", "items": "string", "!required": true}
