@@ -222,6 +222,7 @@ struct Planned {
     steps: Vec<PlannedStep>,
 }
 
+#[derive(Clone)]
 struct PlannedStep {
     keyword: String,
     text: String,
@@ -426,24 +427,12 @@ fn planned_step(step: &gherkin::Step) -> PlannedStep {
     }
 }
 
-fn copy(steps: &[PlannedStep]) -> Vec<PlannedStep> {
-    steps
-        .iter()
-        .map(|s| PlannedStep {
-            keyword: s.keyword.clone(),
-            text: s.text.clone(),
-            line: s.line,
-            block: s.block.clone(),
-        })
-        .collect()
-}
-
 /// A scenario, or one per example row of an outline (`<name>` replaced by the row's value
 /// in the name, the step texts, doc strings and tables).
 fn expand(scenario: &gherkin::Scenario, background: &[PlannedStep], out: &mut Vec<Planned>) {
     let own: Vec<PlannedStep> = scenario.steps.iter().map(planned_step).collect();
     if scenario.examples.is_empty() {
-        let mut steps = copy(background);
+        let mut steps = background.to_vec();
         steps.extend(own);
         out.push(Planned {
             name: scenario.name.clone(),
@@ -465,7 +454,7 @@ fn expand(scenario: &gherkin::Scenario, background: &[PlannedStep], out: &mut Ve
                     t.replace(&format!("<{k}>"), v)
                 })
             };
-            let mut steps = copy(background);
+            let mut steps = background.to_vec();
             steps.extend(own.iter().map(|s| PlannedStep {
                 keyword: s.keyword.clone(),
                 text: fill(&s.text),

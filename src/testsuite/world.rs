@@ -380,10 +380,10 @@ impl<'a> World<'a> {
     }
 
     fn slot(&mut self, name: &str) -> Result<&mut Slot, StepError> {
-        let known = self.order.clone();
-        self.slots
-            .get_mut(name)
-            .ok_or_else(|| StepError::Setup(no_process(name, &known)))
+        match self.slots.get_mut(name) {
+            Some(slot) => Ok(slot),
+            None => Err(StepError::Setup(no_process(name, &self.order))),
+        }
     }
 
     fn add_actor(
