@@ -43,6 +43,7 @@ pub enum FnError {
 pub struct FnCache {
     refs: HashMap<String, Expression>,
     templates: HashMap<String, Template>,
+    mentions_scenario: bool,
 }
 
 impl FnCache {
@@ -59,6 +60,11 @@ impl FnCache {
         match value {
             Value::Array(items) => items.iter().for_each(|v| self.add(v)),
             Value::Object(map) => {
+                if !self.mentions_scenario
+                    && ["<ref>", "<tpl>", "<select>"].iter().any(|k| map.contains_key(*k))
+                {
+                    self.mentions_scenario = value.to_string().contains("scenario");
+                }
                 if let Some(Value::String(src)) = map.get("<ref>") {
                     if let Ok(expr) = Expression::parse(src) {
                         self.refs.insert(src.clone(), expr);
@@ -73,6 +79,14 @@ impl FnCache {
             }
             _ => {}
         }
+    }
+}
+
+impl FnCache {
+    /// Whether some data function mentions `scenario`, so that the process data must
+    /// include the scenario (a large copy, left out when nothing reads it).
+    pub fn mentions_scenario(&self) -> bool {
+        self.mentions_scenario
     }
 }
 

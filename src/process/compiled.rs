@@ -2,7 +2,7 @@
 //! JSON schemas, built once and shared (`Arc`) by every process of that scenario.
 
 use super::Error;
-use crate::expr::datafn::FnCache;
+use crate::expr::datafn::{has_fn, FnCache};
 use crate::scenario::id::scenario_id;
 use crate::schema::{SchemaRegistry, ValidationError, Validator};
 use serde_json::{Map, Value};
@@ -20,6 +20,8 @@ pub struct Scenario {
     actors: HashMap<String, Arc<Validator>>,
     vars: HashMap<String, Arc<Validator>>,
     result: Option<Arc<Validator>>,
+    /// Validators of response schemas without data functions, by action key.
+    static_responses: HashMap<String, Arc<Validator>>,
     /// Validators of response schemas, keyed by the schema's canonical JSON. Filled on
     /// first use, since a response schema may be computed by a data function.
     responses: Mutex<HashMap<String, Arc<Validator>>>,
@@ -90,6 +92,17 @@ impl Scenario {
             _ => None,
         };
 
+        let mut static_responses = HashMap::new();
+        for (key, action) in map.get("actions").and_then(Value::as_object).into_iter().flatten() {
+            if let Some(schema) = action
+                .get("response")
+                .filter(|s| s.as_object().is_some_and(|m| !m.is_empty()) && !has_fn(s))
+            {
+                let validator = compile(schema, registry, "actions", &format!("{key}.response"))?;
+                static_responses.insert(key.clone(), Arc::new(validator));
+            }
+        }
+
         let mut with_id = Map::new();
         with_id.insert("id".into(), Value::String(id.clone()));
         with_id.extend(map.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -103,6 +116,7 @@ impl Scenario {
             actors,
             vars,
             result,
+            static_responses,
             responses: Mutex::new(HashMap::new()),
         })
     }
@@ -197,12 +211,17 @@ impl Scenario {
         self.result.as_deref()
     }
 
-    /// Validates a response against a (possibly computed) response schema.
+    /// Validates a response against the response schema of action `action_key` (as
+    /// evaluated: it may be computed by a data function).
     pub(crate) fn validate_response(
         &self,
+        action_key: &str,
         schema: &Value,
         response: &Value,
     ) -> Result<Vec<ValidationError>, Error> {
+        if let Some(validator) = self.static_responses.get(action_key) {
+            return Ok(validator.validate(response));
+        }
         let key = crate::json::canonical(schema);
         let cached = self
             .responses

@@ -217,19 +217,27 @@ impl Process {
         &self.events[self.events.len() - 1]
     }
 
-    /// The data data functions are evaluated against.
+    /// The data data functions are evaluated against: the process document (with the
+    /// scenario only when a data function of the scenario mentions it; see
+    /// `docs/decisions.md`).
     pub fn data(&self) -> &Value {
         &self.doc
     }
 
-    /// The whole process as JSON: the document plus its `events`.
+    /// The whole process as JSON: the document, its `scenario` and its `events`.
     pub fn to_json(&self) -> Value {
-        let mut doc = self.doc.clone();
-        if let Value::Object(map) = &mut doc {
-            let events = self.events.iter().map(Event::to_json).collect();
-            map.insert("events".into(), Value::Array(events));
+        let mut out = Map::new();
+        if let Value::Object(map) = &self.doc {
+            for (key, value) in map {
+                out.insert(key.clone(), value.clone());
+                if key == "tags" && !map.contains_key("scenario") {
+                    out.insert("scenario".into(), self.scenario.json_with_id().clone());
+                }
+            }
         }
-        doc
+        let events = self.events.iter().map(Event::to_json).collect();
+        out.insert("events".into(), Value::Array(events));
+        Value::Object(out)
     }
 
     fn field(&self, name: &str) -> &Value {

@@ -84,7 +84,9 @@ impl Process {
             "tags".into(),
             json.get("tags").cloned().unwrap_or(Value::Array(vec![])),
         );
-        doc.insert("scenario".into(), scenario.json_with_id().clone());
+        if scenario.fns().mentions_scenario() {
+            doc.insert("scenario".into(), scenario.json_with_id().clone());
+        }
         doc.insert("actors".into(), Value::Object(actors));
         doc.insert("vars".into(), Value::Object(vars));
         doc.insert("result".into(), result);
@@ -112,25 +114,37 @@ impl Process {
 
     /// Moves to state `key`, entered at `at`: instantiates it, then follows automatic
     /// transitions (`on: null`) while their condition holds, and marks an end state.
+    /// On an error the current state is left as it was.
     pub(crate) fn enter_state(
         &mut self,
         key: &str,
         at: Timestamp,
         entropy: &Entropy,
     ) -> Result<(), Error> {
+        // The new state is evaluated while the old one (with the step's actor and
+        // response) is still `current`.
+        let state = self.instantiate_state(key, at, entropy)?;
+        let old = std::mem::replace(self.field_mut("current"), state);
+        match self.follow_automatic(key, at, entropy) {
+            Ok(()) => Ok(()),
+            Err(err) => {
+                self.set_field("current", old);
+                Err(err)
+            }
+        }
+    }
+
+    fn follow_automatic(&mut self, key: &str, at: Timestamp, entropy: &Entropy) -> Result<(), Error> {
         let mut key = key.to_string();
         let mut seen = vec![key.clone()];
-        loop {
-            let state = self.instantiate_state(&key, at, entropy)?;
-            self.set_field("current", state);
-            let Some(next) = self.automatic_transition(&key, entropy)? else {
-                break;
-            };
+        while let Some(next) = self.automatic_transition(&key, entropy)? {
             self.log_transition(&next, entropy)?;
             match next.get("goto").and_then(Value::as_str) {
                 Some(goto) if !seen.iter().any(|s| s == goto) => {
                     seen.push(goto.to_string());
                     key = goto.to_string();
+                    let state = self.instantiate_state(&key, at, entropy)?;
+                    self.set_field("current", state);
                 }
                 _ => break,
             }
@@ -288,13 +302,24 @@ impl Process {
         by: Option<&[String]>,
         entropy: &Entropy,
     ) -> Result<Map<String, Value>, Error> {
+        self.evaluate_action(key, action, by, entropy, |name| name != "update")
+    }
+
+    /// Like [`Self::instantiate_action`], evaluating only the fields `keep` selects.
+    pub(crate) fn evaluate_action(
+        &self,
+        key: &str,
+        action: &Map<String, Value>,
+        by: Option<&[String]>,
+        entropy: &Entropy,
+        keep: impl Fn(&str) -> bool,
+    ) -> Result<Map<String, Value>, Error> {
         let eval = self.evaluator(entropy);
         let mut out = Map::new();
         for (name, value) in action {
-            if name == "update" {
-                continue;
+            if keep(name) {
+                out.insert(name.clone(), eval.apply(value, &self.doc)?);
             }
-            out.insert(name.clone(), eval.apply(value, &self.doc)?);
         }
         out.insert("key".into(), Value::String(key.to_string()));
 

@@ -13,14 +13,15 @@ use crate::json::truthy;
 use serde_json::{Map, Value};
 
 /// The parts of the document a step may change before it is accepted; restored when the
-/// step turns out to be rejected.
+/// step turns out to be rejected. `current` needs no copy: a step only adds `response`,
+/// `actor` and `action` to it (and `enter_state` restores it on failure), and `previous`
+/// only grows unless an update instruction writes it.
 struct Saved {
     title: Value,
     actors: Value,
     vars: Value,
     result: Value,
-    current: Value,
-    previous: Value,
+    previous: Result<Value, usize>,
 }
 
 impl Process {
@@ -65,7 +66,7 @@ impl Process {
         actor: &StepActor,
     ) -> Result<Vec<String>, Error> {
         let entropy = Entropy::new(seed_of(&Event::Action(event.clone())));
-        let saved = self.save();
+        let saved = self.save(self.may_write_previous(&event.action));
         self.events.push(Event::Action(event.clone()));
 
         match self.try_action(event, actor, &entropy) {
@@ -191,8 +192,11 @@ impl Process {
         let service = key.strip_prefix("service:");
         let process_actor = self.actors().get(key).filter(|a| truthy(a));
 
-        let current_action = match self.scenario.action(state_key, action) {
-            Some((k, a)) => Some(self.instantiate_action(&k, a, None, entropy)?),
+        let scenario_action = self.scenario.action(state_key, action);
+        let current_action = match &scenario_action {
+            Some((k, a)) => Some(self.evaluate_action(k, a, None, entropy, |name| {
+                matches!(name, "actor" | "if" | "response")
+            })?),
             None => None,
         };
 
@@ -254,7 +258,8 @@ impl Process {
                     .get("response")
                     .filter(|s| s.as_object().is_some_and(|m| !m.is_empty()))
                 {
-                    for err in self.scenario.validate_response(schema, response)? {
+                    let action_key = scenario_action.as_ref().map_or("", |(k, _)| k.as_str());
+                    for err in self.scenario.validate_response(action_key, schema, response)? {
                         errors.push(format!("Response is invalid: {}", err.text()));
                     }
                 }
@@ -438,14 +443,17 @@ impl Process {
             .map(|after| self.current_timestamp().plus_seconds(after))
     }
 
-    fn save(&self) -> Saved {
+    fn save(&self, writes_previous: bool) -> Saved {
         Saved {
             title: self.title().clone(),
             actors: self.actors().clone(),
             vars: self.vars().clone(),
             result: self.result().clone(),
-            current: self.current().clone(),
-            previous: self.previous().clone(),
+            previous: if writes_previous {
+                Ok(self.previous().clone())
+            } else {
+                Err(self.previous().as_array().map_or(0, Vec::len))
+            },
         }
     }
 
@@ -454,8 +462,19 @@ impl Process {
         self.set_field("actors", saved.actors);
         self.set_field("vars", saved.vars);
         self.set_field("result", saved.result);
-        self.set_field("current", saved.current);
-        self.set_field("previous", saved.previous);
+        match saved.previous {
+            Ok(previous) => self.set_field("previous", previous),
+            Err(len) => {
+                if let Value::Array(list) = self.field_mut("previous") {
+                    list.truncate(len);
+                }
+            }
+        }
+        if let Value::Object(current) = self.field_mut("current") {
+            for key in ["response", "actor", "action"] {
+                current.remove(key);
+            }
+        }
         // isRunning and tags only change when an end state is entered, which happens
         // after the last check, so they need no saving.
     }
@@ -465,6 +484,22 @@ impl Process {
         if let Some(last) = self.events.last_mut() {
             *last = event;
         }
+    }
+}
+
+impl Process {
+    /// Whether an update instruction of the action could write `previous` (its `set` is
+    /// `previous` or computed).
+    fn may_write_previous(&self, action: &str) -> bool {
+        self.scenario
+            .action(self.current_key(), action)
+            .and_then(|(_, a)| a.get("update").and_then(Value::as_array).cloned())
+            .into_iter()
+            .flatten()
+            .any(|i| match i.get("set") {
+                Some(Value::String(path)) => path == "previous",
+                _ => true,
+            })
     }
 }
 

@@ -26,6 +26,9 @@ pub type CustomFunction = Box<dyn Fn(&[Value], &Env<'_>) -> Result<Value, String
 /// The largest array `range()` builds.
 const MAX_RANGE: f64 = 1_000_000.0;
 
+/// The longest string `pad_left()` and `pad_right()` build, in characters.
+const MAX_PAD_WIDTH: usize = 1_000_000;
+
 /// How many compiled regexes a [`Runtime`] keeps (it starts over when full).
 const REGEX_CACHE_SIZE: usize = 256;
 
@@ -159,6 +162,7 @@ enum Ty {
     ExpRef,
     ArrayOfNumbers,
     ArrayOfStrings,
+    ArrayOfArrays,
 }
 
 impl Ty {
@@ -172,6 +176,17 @@ impl Ty {
             Ty::ExpRef => "an expression (&…)",
             Ty::ArrayOfNumbers => "an array of numbers",
             Ty::ArrayOfStrings => "an array of strings",
+            Ty::ArrayOfArrays => "an array of arrays",
+        }
+    }
+
+    /// For the typed array types, the test an element must pass.
+    fn element(self) -> Option<fn(&Value) -> bool> {
+        match self {
+            Ty::ArrayOfNumbers => Some(Value::is_number),
+            Ty::ArrayOfStrings => Some(Value::is_string),
+            Ty::ArrayOfArrays => Some(Value::is_array),
+            _ => None,
         }
     }
 
@@ -186,8 +201,7 @@ impl Ty {
             | (Ty::String, Value::String(_))
             | (Ty::Array, Value::Array(_))
             | (Ty::Object, Value::Object(_)) => true,
-            (Ty::ArrayOfNumbers, Value::Array(items)) => items.iter().all(Value::is_number),
-            (Ty::ArrayOfStrings, Value::Array(items)) => items.iter().all(Value::is_string),
+            (_, Value::Array(items)) => self.element().is_some_and(|fits| items.iter().all(fits)),
             _ => false,
         }
     }
@@ -276,17 +290,7 @@ impl Builtin {
             let expected: Vec<_> = param.types.iter().map(|ty| ty.phrase()).collect();
             let received = match arg {
                 Arg::ExpRef(_) => "an expression (&…)".to_string(),
-                Arg::Value(value) => match value.as_ref() {
-                    Value::Array(items) => match items
-                        .iter()
-                        .find(|item| !item.is_number() && !item.is_string())
-                        .or_else(|| items.iter().find(|item| !item.is_number()))
-                    {
-                        Some(item) => format!("an array with {}", type_phrase(item)),
-                        None => "an array".to_string(),
-                    },
-                    other => type_phrase(other).to_string(),
-                },
+                Arg::Value(value) => received_phrase(param.types, value),
             };
             return Err(Error::InvalidType(format!(
                 "{}() expects argument {} to be {}, received {received}",
@@ -296,6 +300,30 @@ impl Builtin {
             )));
         }
         Ok(())
+    }
+}
+
+/// How a type error describes `value`, received where one of `types` was expected. For a
+/// typed array it names the first element that does not fit: one of no accepted element
+/// type, or else (a mix such as `[1, 'a']`) the first one of another type than the first.
+fn received_phrase(types: &[Ty], value: &Value) -> String {
+    let Value::Array(items) = value else {
+        return type_phrase(value).to_string();
+    };
+    let tests: Vec<fn(&Value) -> bool> = types.iter().filter_map(|ty| ty.element()).collect();
+    if tests.is_empty() {
+        return "an array".to_string();
+    }
+    let misfit = items
+        .iter()
+        .find(|item| !tests.iter().any(|fits| fits(item)))
+        .or_else(|| {
+            let first = items.first().map(type_phrase);
+            items.iter().find(|item| Some(type_phrase(item)) != first)
+        });
+    match misfit {
+        Some(item) => format!("an array with {}", type_phrase(item)),
+        None => "an array".to_string(),
     }
 }
 
@@ -401,6 +429,82 @@ static BUILTINS: &[Builtin] = &[
     builtin!("values", [req(&[Ty::Object])], |_, a| {
         Ok(Value::Array(object(a, 0).values().cloned().collect()))
     }),
+    // jmespath-community functions (JEP-13, JEP-14, group_by)
+    builtin!(
+        "find_first",
+        [
+            req(&[Ty::String]),
+            req(&[Ty::String]),
+            opt(&[Ty::Number]),
+            opt(&[Ty::Number])
+        ],
+        |_, a| find(a, "find_first", false)
+    ),
+    builtin!(
+        "find_last",
+        [
+            req(&[Ty::String]),
+            req(&[Ty::String]),
+            opt(&[Ty::Number]),
+            opt(&[Ty::Number])
+        ],
+        |_, a| find(a, "find_last", true)
+    ),
+    builtin!("from_items", [req(&[Ty::ArrayOfArrays])], from_items),
+    builtin!("group_by", [req(&[Ty::Array]), req(&[Expr])], group_by),
+    builtin!("items", [req(&[Ty::Object])], |_, a| {
+        Ok(Value::Array(
+            object(a, 0)
+                .iter()
+                .map(|(key, item)| Value::Array(vec![Value::String(key.clone()), item.clone()]))
+                .collect(),
+        ))
+    }),
+    builtin!("lower", [req(&[Ty::String])], |_, a| {
+        Ok(Value::String(string(a, 0).to_lowercase()))
+    }),
+    builtin!(
+        "pad_left",
+        [req(&[Ty::String]), req(&[Ty::Number]), opt(&[Ty::String])],
+        |_, a| pad(a, "pad_left", true)
+    ),
+    builtin!(
+        "pad_right",
+        [req(&[Ty::String]), req(&[Ty::Number]), opt(&[Ty::String])],
+        |_, a| pad(a, "pad_right", false)
+    ),
+    builtin!(
+        "replace",
+        [
+            req(&[Ty::String]),
+            req(&[Ty::String]),
+            req(&[Ty::String]),
+            opt(&[Ty::Number])
+        ],
+        replace
+    ),
+    builtin!(
+        "split",
+        [req(&[Ty::String]), req(&[Ty::String]), opt(&[Ty::Number])],
+        split
+    ),
+    builtin!("trim", [req(&[Ty::String]), opt(&[Ty::String])], |_, a| {
+        Ok(trim(a, true, true))
+    }),
+    builtin!(
+        "trim_left",
+        [req(&[Ty::String]), opt(&[Ty::String])],
+        |_, a| { Ok(trim(a, true, false)) }
+    ),
+    builtin!(
+        "trim_right",
+        [req(&[Ty::String]), opt(&[Ty::String])],
+        |_, a| { Ok(trim(a, false, true)) }
+    ),
+    builtin!("upper", [req(&[Ty::String])], |_, a| {
+        Ok(Value::String(string(a, 0).to_uppercase()))
+    }),
+    builtin!("zip", [many(&[Ty::Array])], zip),
     // LetsFlow extensions
     Builtin {
         name: "if",
@@ -745,6 +849,232 @@ pub(crate) fn js_value(value: Value) -> Value {
         }
         other => other,
     }
+}
+
+// jmespath-community functions
+
+fn from_items(_: &Interpreter<'_>, args: &[Arg<'_>]) -> Result<Value> {
+    let mut out = Map::new();
+    for (i, pair) in array(args, 0).iter().enumerate() {
+        let Some([Value::String(key), item]) = pair.as_array().map(Vec::as_slice) else {
+            return Err(Error::InvalidValue(format!(
+                "from_items() expects [key, value] pairs with a string key, element {} is {}",
+                i + 1,
+                to_json(pair)
+            )));
+        };
+        out.insert(key.clone(), item.clone());
+    }
+    Ok(Value::Object(out))
+}
+
+/// The elements by the string the expression gives for them; `null` leaves one out.
+fn group_by(interpreter: &Interpreter<'_>, args: &[Arg<'_>]) -> Result<Value> {
+    let node = expref(args, 1)?;
+    let mut groups = Map::new();
+    for item in array(args, 0) {
+        match interpreter.eval_ref(node, item)? {
+            Value::String(key) => {
+                let group = groups
+                    .entry(key)
+                    .or_insert_with(|| Value::Array(Vec::new()));
+                if let Value::Array(members) = group {
+                    members.push(item.clone());
+                }
+            }
+            Value::Null => {}
+            other => {
+                return Err(Error::InvalidType(format!(
+                    "group_by() expects the expression to give a string or null, received {}",
+                    type_phrase(&other)
+                )))
+            }
+        }
+    }
+    Ok(Value::Object(groups))
+}
+
+/// Argument `i` of `function` when it is given: a number without a fraction, else an
+/// `invalid-value` error that calls it `name`.
+fn integer(args: &[Arg<'_>], i: usize, function: &str, name: &str) -> Result<Option<f64>> {
+    let arg = value(args, i);
+    let Value::Number(n) = arg else {
+        return Ok(None);
+    };
+    let n = json::as_f64(n);
+    if n.is_finite() && n.fract() == 0.0 {
+        Ok(Some(n))
+    } else {
+        Err(Error::InvalidValue(format!(
+            "{function}() expects {name} to be an integer, received {}",
+            to_json(arg)
+        )))
+    }
+}
+
+/// Argument `i` of `function` when it is given: an integer of at least 0, else an
+/// `invalid-value` error that calls it `name`. Beyond `usize::MAX` it saturates.
+fn count(args: &[Arg<'_>], i: usize, function: &str, name: &str) -> Result<Option<usize>> {
+    match integer(args, i, function, name)? {
+        Some(n) if n < 0.0 => Err(Error::InvalidValue(format!(
+            "{function}() expects {name} to be a non-negative integer, received {}",
+            to_json(value(args, i))
+        ))),
+        other => Ok(other.map(|n| n as usize)),
+    }
+}
+
+/// A slice bound `index` for a sequence of `len`: from the end when negative, then kept
+/// within `0..=len`.
+fn slice_bound(index: f64, len: usize) -> usize {
+    let len_f = len as f64;
+    let index = if index < 0.0 { index + len_f } else { index };
+    index.clamp(0.0, len_f) as usize
+}
+
+/// `find_first()` and (`last`) `find_last()`: the code point index of the first or last
+/// occurrence of the substring that lies wholly within `subject[start:end]`.
+fn find(args: &[Arg<'_>], function: &str, last: bool) -> Result<Value> {
+    let subject = string(args, 0);
+    let sub = string(args, 1);
+    let start = integer(args, 2, function, "start")?;
+    let end = integer(args, 3, function, "end")?;
+    if subject.is_empty() || sub.is_empty() {
+        return Ok(Value::Null);
+    }
+    let len = subject.chars().count();
+    let start = start.map_or(0, |n| slice_bound(n, len));
+    let end = end.map_or(len, |n| slice_bound(n, len));
+    if start >= end {
+        return Ok(Value::Null);
+    }
+    let byte = |index: usize| {
+        subject
+            .char_indices()
+            .nth(index)
+            .map_or(subject.len(), |(at, _)| at)
+    };
+    let window = &subject[byte(start)..byte(end)];
+    let found = if last {
+        window.rfind(sub)
+    } else {
+        window.find(sub)
+    };
+    Ok(found.map_or(Value::Null, |at| {
+        Value::from(start + window[..at].chars().count())
+    }))
+}
+
+/// `pad_left()` and `pad_right()`: the subject widened to `width` characters with the pad
+/// character (a space by default) before (`left`) or after it.
+fn pad(args: &[Arg<'_>], function: &str, left: bool) -> Result<Value> {
+    let subject = string(args, 0);
+    let width = count(args, 1, function, "width")?.unwrap_or(0);
+    let fill = match value(args, 2) {
+        Value::String(pad) => {
+            let mut chars = pad.chars();
+            match (chars.next(), chars.next()) {
+                (Some(c), None) => c,
+                _ => {
+                    return Err(Error::InvalidValue(format!(
+                        "{function}() expects pad to be a single character, received {}",
+                        to_json(value(args, 2))
+                    )))
+                }
+            }
+        }
+        _ => ' ',
+    };
+    let len = subject.chars().count();
+    if width <= len {
+        return Ok(Value::String(subject.to_string()));
+    }
+    if width > MAX_PAD_WIDTH {
+        return Err(Error::InvalidValue(format!(
+            "{function}() would build {width} characters, more than the limit of {MAX_PAD_WIDTH}"
+        )));
+    }
+    let padding: String = std::iter::repeat_n(fill, width - len).collect();
+    Ok(Value::String(if left {
+        padding + subject
+    } else {
+        format!("{subject}{padding}")
+    }))
+}
+
+fn replace(_: &Interpreter<'_>, args: &[Arg<'_>]) -> Result<Value> {
+    let (subject, old, new) = (string(args, 0), string(args, 1), string(args, 2));
+    Ok(Value::String(match count(args, 3, "replace", "count")? {
+        Some(n) => subject.replacen(old, new, n),
+        None => subject.replace(old, new),
+    }))
+}
+
+fn split(_: &Interpreter<'_>, args: &[Arg<'_>]) -> Result<Value> {
+    let (subject, search) = (string(args, 0), string(args, 1));
+    let limit = count(args, 2, "split", "count")?;
+    let parts: Vec<&str> = if search.is_empty() {
+        // Every character on its own, up to `limit` of them, then the rest in one piece.
+        let mut parts = Vec::new();
+        let mut rest = subject;
+        while limit.is_none_or(|n| parts.len() < n) {
+            let mut chars = rest.chars();
+            if chars.next().is_none() {
+                break;
+            }
+            let tail = chars.as_str();
+            parts.push(&rest[..rest.len() - tail.len()]);
+            rest = tail;
+        }
+        if !rest.is_empty() {
+            parts.push(rest);
+        }
+        parts
+    } else {
+        match limit {
+            Some(n) => subject.splitn(n.saturating_add(1), search).collect(),
+            None => subject.split(search).collect(),
+        }
+    };
+    Ok(Value::Array(
+        parts
+            .into_iter()
+            .map(|part| Value::String(part.to_string()))
+            .collect(),
+    ))
+}
+
+/// `trim()`, `trim_left()` and `trim_right()`: the subject without the leading (`start`)
+/// and/or trailing (`end`) characters of the set; without one (or with `''`), whitespace.
+fn trim(args: &[Arg<'_>], start: bool, end: bool) -> Value {
+    let set = string(args, 1);
+    let strip = |c: char| {
+        if set.is_empty() {
+            c.is_whitespace()
+        } else {
+            set.contains(c)
+        }
+    };
+    let mut text = string(args, 0);
+    if start {
+        text = text.trim_start_matches(strip);
+    }
+    if end {
+        text = text.trim_end_matches(strip);
+    }
+    Value::String(text.to_string())
+}
+
+fn zip(_: &Interpreter<'_>, args: &[Arg<'_>]) -> Result<Value> {
+    let arrays: Vec<&[Value]> = values(args)
+        .map(|v| v.as_array().map_or(&[][..], Vec::as_slice))
+        .collect();
+    let len = arrays.iter().map(|a| a.len()).min().unwrap_or(0);
+    Ok(Value::Array(
+        (0..len)
+            .map(|i| Value::Array(arrays.iter().map(|a| a[i].clone()).collect()))
+            .collect(),
+    ))
 }
 
 // LetsFlow extensions
@@ -1108,6 +1438,412 @@ mod tests {
             error("nope()", json!(null)),
             Error::UnknownFunction("nope".into())
         );
+    }
+
+    #[test]
+    fn typed_array_errors_name_the_misfit_element() {
+        assert_eq!(
+            error("from_items(@)", json!([["a", 1], "b"])).to_string(),
+            "invalid type: from_items() expects argument 1 to be an array of arrays, received \
+             an array with a string"
+        );
+        assert_eq!(
+            error("sum(@)", json!([1, [2]])).to_string(),
+            "invalid type: sum() expects argument 1 to be an array of numbers, received an \
+             array with an array"
+        );
+        assert_eq!(
+            error("keys(@)", json!(["a"])).to_string(),
+            "invalid type: keys() expects argument 1 to be an object, received an array"
+        );
+    }
+
+    #[test]
+    fn items_and_from_items() {
+        assert_eq!(
+            eval("items(@)", json!({"b": 1, "a": [2]})),
+            json!([["b", 1], ["a", [2]]])
+        );
+        assert_eq!(eval("items(@)", json!({})), json!([]));
+        assert_eq!(
+            eval(
+                "sort_by(items(@), &[1])",
+                json!({"z": "last", "b": "second"})
+            ),
+            json!([["z", "last"], ["b", "second"]])
+        );
+        assert_eq!(
+            error("items(@)", json!("x")),
+            Error::InvalidType(
+                "items() expects argument 1 to be an object, received a string".into()
+            )
+        );
+
+        assert_eq!(
+            eval("from_items(@)", json!([["one", 1], ["two", 2], ["one", 3]])),
+            json!({"one": 3, "two": 2})
+        );
+        assert_eq!(
+            eval("keys(from_items(@))", json!([["b", 1], ["a", 2], ["b", 3]])),
+            json!(["b", "a"]),
+            "a repeated key keeps its first place"
+        );
+        assert_eq!(
+            eval("from_items(items(@))", json!({"x": [null], "y": {"z": 1}})),
+            json!({"x": [null], "y": {"z": 1}})
+        );
+        assert_eq!(eval("from_items(`[]`)", json!(null)), json!({}));
+        assert_eq!(
+            error("from_items(@)", json!([["a", 1], ["b"]])),
+            Error::InvalidValue(
+                "from_items() expects [key, value] pairs with a string key, element 2 is [\"b\"]"
+                    .into()
+            )
+        );
+        assert_eq!(
+            error("from_items(@)", json!([[1, "a"]])).kind(),
+            "invalid-value"
+        );
+        assert_eq!(
+            error("from_items(@)", json!([["a", 1, 2]])).kind(),
+            "invalid-value"
+        );
+        assert_eq!(error("from_items(@)", json!({})).kind(), "invalid-type");
+    }
+
+    #[test]
+    fn zip_pairs_elements_up_to_the_shortest_array() {
+        assert_eq!(
+            eval("zip(`[\"a\", \"b\"]`, `[1, 2]`)", json!(null)),
+            json!([["a", 1], ["b", 2]])
+        );
+        assert_eq!(
+            eval(
+                "zip(a, b, c)",
+                json!({"a": [1, 2, 3], "b": ["x", "y"], "c": [true, null, 0]})
+            ),
+            json!([[1, "x", true], [2, "y", null]])
+        );
+        assert_eq!(eval("zip(@)", json!([1, 2])), json!([[1], [2]]));
+        assert_eq!(eval("zip(`[]`, `[1]`)", json!(null)), json!([]));
+        assert_eq!(
+            error("zip()", json!(null)),
+            Error::InvalidArity {
+                function: "zip".into(),
+                expected: "at least 1 argument".into(),
+                received: 0
+            }
+        );
+        assert_eq!(
+            error("zip(`[1]`, 'x')", json!(null)).to_string(),
+            "invalid type: zip() expects argument 2 to be an array, received a string"
+        );
+    }
+
+    #[test]
+    fn group_by_groups_by_string_keys() {
+        let people = json!([
+            {"name": "a", "n": 1},
+            {"name": "b", "n": 2},
+            {"name": "a", "n": 3},
+            {"n": 4}
+        ]);
+        assert_eq!(
+            eval("group_by(@, &name)", people.clone()),
+            json!({
+                "a": [{"name": "a", "n": 1}, {"name": "a", "n": 3}],
+                "b": [{"name": "b", "n": 2}]
+            }),
+            "null keys are left out"
+        );
+        assert_eq!(
+            eval("group_by(@, &name).a[*].n", people.clone()),
+            json!([1, 3])
+        );
+        assert_eq!(
+            eval("group_by(@, &@)", json!(["x", "y", "x"])),
+            json!({"x": ["x", "x"], "y": ["y"]})
+        );
+        assert_eq!(eval("group_by(`[]`, &a)", json!(null)), json!({}));
+        assert_eq!(
+            error("group_by(@, &n)", people.clone()),
+            Error::InvalidType(
+                "group_by() expects the expression to give a string or null, received a number"
+                    .into()
+            )
+        );
+        assert_eq!(
+            error("group_by(@, name)", people).to_string(),
+            "invalid type: group_by() expects argument 2 to be an expression (&…), received null"
+        );
+        assert_eq!(
+            error("group_by(`{}`, &a)", json!(null)).kind(),
+            "invalid-type"
+        );
+    }
+
+    #[test]
+    fn find_first_and_find_last_count_code_points() {
+        let subject = json!("subject string");
+        let find = |expr: &str| eval(expr, subject.clone());
+        assert_eq!(find("find_first(@, 'string')"), json!(8));
+        assert_eq!(find("find_first(@, 'string', `0`, `14`)"), json!(8));
+        assert_eq!(find("find_first(@, 'string', `-99`, `100`)"), json!(8));
+        assert_eq!(find("find_first(@, 'string', `-6`)"), json!(8));
+        assert_eq!(find("find_first(@, 'string', `0`, `13`)"), Value::Null);
+        assert_eq!(find("find_first(@, 'string', `8`, `-1`)"), Value::Null);
+        assert_eq!(find("find_first(@, 'string', `9`)"), Value::Null);
+        assert_eq!(find("find_first(@, 's')"), json!(0));
+        assert_eq!(find("find_first(@, 's', `1`)"), json!(8));
+        assert_eq!(find("find_first(@, 's', `5`, `2`)"), Value::Null);
+        assert_eq!(find("find_first(@, '')"), Value::Null);
+        assert_eq!(eval("find_first('', '')", json!(null)), Value::Null);
+        assert_eq!(find("find_last(@, 's')"), json!(8));
+        assert_eq!(find("find_last(@, 'string', `8`)"), json!(8));
+        assert_eq!(find("find_last(@, 'string', `8`, `9`)"), Value::Null);
+        assert_eq!(find("find_last(@, 's', `-6`)"), json!(8));
+        assert_eq!(find("find_last(@, 's', `0`, `7`)"), json!(0));
+        assert_eq!(find("find_last(@, '')"), Value::Null);
+        assert_eq!(
+            eval("find_first(@, 'b')", json!("😀é-b")),
+            json!(3),
+            "an index in characters, not bytes or UTF-16 units"
+        );
+        assert_eq!(eval("find_last(@, 'é', `1`, `3`)", json!("éaéb")), json!(2));
+        assert_eq!(eval("find_first(@, 'a', `1.0`)", json!("aa")), json!(1));
+        assert_eq!(
+            error("find_first(@, 's', `1.5`)", subject.clone()),
+            Error::InvalidValue("find_first() expects start to be an integer, received 1.5".into())
+        );
+        assert_eq!(
+            error("find_last(@, 's', `0`, `2.5`)", subject.clone()).kind(),
+            "invalid-value"
+        );
+        assert_eq!(
+            error("find_first(@, 's', '1')", subject.clone()).to_string(),
+            "invalid type: find_first() expects argument 3 to be a number, received a string"
+        );
+        assert_eq!(
+            error("find_first(@, 's', `0`, `1`, `2`)", subject.clone()).to_string(),
+            "invalid arity: find_first() takes 2 to 4 arguments, received 5"
+        );
+        assert_eq!(error("find_last(`1`, 's')", subject).kind(), "invalid-type");
+    }
+
+    #[test]
+    fn lower_and_upper_use_unicode_case_mapping() {
+        assert_eq!(eval("lower('STRING')", json!(null)), json!("string"));
+        assert_eq!(eval("lower(@)", json!("ÀÉ ΣΑΣ")), json!("àé σας"));
+        assert_eq!(eval("upper('string')", json!(null)), json!("STRING"));
+        assert_eq!(eval("upper(@)", json!("straße")), json!("STRASSE"));
+        assert_eq!(
+            error("lower(`1`)", json!(null)),
+            Error::InvalidType(
+                "lower() expects argument 1 to be a string, received a number".into()
+            )
+        );
+        assert_eq!(error("upper(@)", json!(["a"])).kind(), "invalid-type");
+    }
+
+    #[test]
+    fn pad_left_and_pad_right() {
+        assert_eq!(eval("pad_left(@, `0`)", json!("string")), json!("string"));
+        assert_eq!(eval("pad_left(@, `5`)", json!("string")), json!("string"));
+        assert_eq!(
+            eval("pad_left(@, `10`)", json!("string")),
+            json!("    string")
+        );
+        assert_eq!(
+            eval("pad_left(@, `10`, '-')", json!("string")),
+            json!("----string")
+        );
+        assert_eq!(
+            eval("pad_right(@, `10`)", json!("string")),
+            json!("string    ")
+        );
+        assert_eq!(
+            eval("pad_right(@, `10`, '-')", json!("string")),
+            json!("string----")
+        );
+        assert_eq!(
+            eval("pad_left(@, `4`, '😀')", json!("ié")),
+            json!("😀😀ié"),
+            "widths count characters"
+        );
+        assert_eq!(eval("pad_right('', `2`, '*')", json!(null)), json!("**"));
+        assert_eq!(
+            error("pad_left('a', `3`, '--')", json!(null)),
+            Error::InvalidValue(
+                "pad_left() expects pad to be a single character, received \"--\"".into()
+            )
+        );
+        assert_eq!(
+            error("pad_right('a', `3`, '')", json!(null)).kind(),
+            "invalid-value"
+        );
+        assert_eq!(
+            error("pad_left('a', `1.4`)", json!(null)).to_string(),
+            "invalid value: pad_left() expects width to be an integer, received 1.4"
+        );
+        assert_eq!(
+            error("pad_right('a', `-1`)", json!(null)).to_string(),
+            "invalid value: pad_right() expects width to be a non-negative integer, received -1"
+        );
+        assert_eq!(
+            error("pad_left('a', `1e7`)", json!(null)).to_string(),
+            "invalid value: pad_left() would build 10000000 characters, more than the limit of \
+             1000000"
+        );
+        assert_eq!(
+            error("pad_left('a', '1')", json!(null)).kind(),
+            "invalid-type"
+        );
+        assert_eq!(error("pad_right('a')", json!(null)).kind(), "invalid-arity");
+    }
+
+    #[test]
+    fn replace_replaces_all_or_count_occurrences() {
+        let text = json!("aabaaabaaaab");
+        assert_eq!(eval("replace(@, 'aa', '-', `0`)", text.clone()), text);
+        assert_eq!(
+            eval("replace(@, 'aa', '-', `1`)", text.clone()),
+            json!("-baaabaaaab")
+        );
+        assert_eq!(
+            eval("replace(@, 'aa', '-', `2`)", text.clone()),
+            json!("-b-abaaaab")
+        );
+        assert_eq!(
+            eval("replace(@, 'aa', '-', `3`)", text.clone()),
+            json!("-b-ab-aab")
+        );
+        assert_eq!(
+            eval("replace(@, 'aa', '-')", text.clone()),
+            json!("-b-ab--b")
+        );
+        assert_eq!(
+            eval("replace(@, 'aa', '-', `99`)", text.clone()),
+            json!("-b-ab--b")
+        );
+        assert_eq!(eval("replace(@, 'x', '-')", text.clone()), text);
+        assert_eq!(
+            eval("replace('ab', '', '-')", json!(null)),
+            json!("-a-b-"),
+            "an empty search matches between characters"
+        );
+        assert_eq!(
+            eval("replace('ab', '', '-', `2`)", json!(null)),
+            json!("-a-b")
+        );
+        assert_eq!(
+            eval("replace('😀a😀', '😀', 'b')", json!(null)),
+            json!("bab")
+        );
+        assert_eq!(
+            error("replace(@, 'aa', '-', `0.5`)", text.clone()),
+            Error::InvalidValue("replace() expects count to be an integer, received 0.5".into())
+        );
+        assert_eq!(
+            error("replace(@, 'aa', '-', `-1`)", text.clone()).kind(),
+            "invalid-value"
+        );
+        assert_eq!(error("replace(@, 'aa', `1`)", text).kind(), "invalid-type");
+    }
+
+    #[test]
+    fn split_breaks_on_a_separator() {
+        let text = json!("avg|-|min|-|max|-|mean");
+        assert_eq!(
+            eval("split(@, '|-|')", text.clone()),
+            json!(["avg", "min", "max", "mean"])
+        );
+        assert_eq!(
+            eval("split(@, '|-|', `2`)", text.clone()),
+            json!(["avg", "min", "max|-|mean"])
+        );
+        assert_eq!(
+            eval("split(@, '|-|', `0`)", text.clone()),
+            json!([text.clone()])
+        );
+        assert_eq!(
+            eval("split(@, '|-|', `9`)", text.clone()),
+            json!(["avg", "min", "max", "mean"])
+        );
+        assert_eq!(
+            eval("split(@, '-')", text.clone()),
+            json!(["avg|", "|min|", "|max|", "|mean"])
+        );
+        assert_eq!(eval("split('/', '/')", json!(null)), json!(["", ""]));
+        assert_eq!(eval("split('', '/')", json!(null)), json!([""]));
+        assert_eq!(eval("split('', '')", json!(null)), json!([]));
+        assert_eq!(eval("split('', '', `0`)", json!(null)), json!([]));
+        assert_eq!(
+            eval("split('a😀c', '')", json!(null)),
+            json!(["a", "😀", "c"])
+        );
+        assert_eq!(
+            eval("split('all chars', '', `3`)", json!(null)),
+            json!(["a", "l", "l", " chars"])
+        );
+        assert_eq!(eval("split('ab', '', `2`)", json!(null)), json!(["a", "b"]));
+        assert_eq!(eval("split('ab', '', `0`)", json!(null)), json!(["ab"]));
+        assert_eq!(
+            error("split('/', '/', `3.7`)", json!(null)),
+            Error::InvalidValue("split() expects count to be an integer, received 3.7".into())
+        );
+        assert_eq!(
+            error("split('/', '/', `-1`)", json!(null)).to_string(),
+            "invalid value: split() expects count to be a non-negative integer, received -1"
+        );
+        assert_eq!(error("split('/', `1`)", json!(null)).kind(), "invalid-type");
+    }
+
+    #[test]
+    fn trim_removes_whitespace_or_a_set_of_characters() {
+        let text = json!("   subject string   ");
+        assert_eq!(eval("trim(@)", text.clone()), json!("subject string"));
+        assert_eq!(eval("trim(@, '')", text.clone()), json!("subject string"));
+        assert_eq!(eval("trim(@, 's')", text.clone()), text);
+        assert_eq!(eval("trim(@, 'su ')", text.clone()), json!("bject string"));
+        assert_eq!(eval("trim(@, 'gsu ')", text.clone()), json!("bject strin"));
+        assert_eq!(
+            eval("trim_left(@)", text.clone()),
+            json!("subject string   ")
+        );
+        assert_eq!(
+            eval("trim_left(@, 'gsu ')", text.clone()),
+            json!("bject string   ")
+        );
+        assert_eq!(
+            eval("trim_right(@)", text.clone()),
+            json!("   subject string")
+        );
+        assert_eq!(
+            eval("trim_right(@, 'gsu ')", text.clone()),
+            json!("   subject strin")
+        );
+        assert_eq!(
+            eval(
+                "trim(@)",
+                json!("\t\n\u{b}\u{c}\r \u{85}\u{a0}\u{1680}\u{2000}\u{200a}\u{2028}\u{2029}\u{202f}\u{205f}\u{3000}x\u{3000}")
+            ),
+            json!("x"),
+            "Unicode White_Space"
+        );
+        assert_eq!(
+            eval("trim(@)", json!("\u{200b}x")),
+            json!("\u{200b}x"),
+            "not White_Space"
+        );
+        assert_eq!(eval("trim(@, '😀')", json!("😀a😀😀")), json!("a"));
+        assert_eq!(
+            error("trim(@, `1`)", text.clone()),
+            Error::InvalidType(
+                "trim() expects argument 2 to be a string, received a number".into()
+            )
+        );
+        assert_eq!(error("trim_left(`1`)", json!(null)).kind(), "invalid-type");
+        assert_eq!(error("trim_right()", json!(null)).kind(), "invalid-arity");
     }
 
     #[test]

@@ -37,6 +37,44 @@
 //! `min_by`, `not_null`, `reverse`, `sort`, `sort_by`, `starts_with`, `sum`, `to_array`,
 //! `to_string`, `to_number`, `type`, `values`.
 //!
+//! Functions of [jmespath-community](https://jmespath.site) (JEP-13, JEP-14 and
+//! `group_by`), with its signatures:
+//! * `items(object)` — the `[key, value]` pairs of the object, in its key order.
+//! * `from_items(pairs)` — an object from `[key, value]` pairs with string keys (a later
+//!   pair replaces the value of an earlier one with the same key); any other element is an
+//!   `invalid-value` error, a non-array element an `invalid-type` error.
+//! * `zip(array, …)` — `[[a[0], b[0], …], [a[1], b[1], …], …]`, as long as the shortest
+//!   array.
+//! * `group_by(array, &expr)` — an object of the elements grouped by the string the
+//!   expression gives for each (groups in order of first appearance); an element for
+//!   which it gives `null` is left out, any other value is an `invalid-type` error. The
+//!   elements may be of any type, as in the jmespath-community implementation (its
+//!   specification names an array of objects).
+//! * `lower(string)`, `upper(string)` — the string in lower or upper case (Unicode's
+//!   default case mapping: `upper('straße')` is `'STRASSE'`).
+//! * `split(string, separator, count?)` — the parts between the occurrences of the
+//!   separator; with a count, only the first `count` occurrences split and the last part is
+//!   the rest. An empty separator splits into characters (`split('', '')` is `[]`).
+//! * `replace(string, old, new, count?)` — the string with every occurrence of `old` (the
+//!   first `count` ones) replaced by `new`. An empty `old` matches before every character
+//!   and at the end: `replace('ab', '', '-')` is `'-a-b-'`.
+//! * `trim(string, chars?)`, `trim_left(string, chars?)`, `trim_right(string, chars?)` —
+//!   the string without the leading and/or trailing characters that are in `chars`; without
+//!   `chars`, or with `''`, without Unicode whitespace (the `White_Space` property).
+//! * `pad_left(string, width, pad?)`, `pad_right(string, width, pad?)` — the string
+//!   widened to `width` characters with `pad` (one character, default a space) before or
+//!   after it; a string that is already as wide is returned as is. At most 1,000,000
+//!   characters are built.
+//! * `find_first(string, sub, start?, end?)`, `find_last(string, sub, start?, end?)` —
+//!   the index of the first or last occurrence of `sub` that lies wholly within the slice
+//!   `string[start:end]` (a negative bound counts from the end, bounds outside the string
+//!   are clamped), or `null` when there is none or either string is empty.
+//!
+//! String lengths, widths and positions count Unicode code points, as `length()` does.
+//! `count`, `width`, `start` and `end` must be integers (`2.0` is one), and `count` and
+//! `width` not negative; any other number is an `invalid-value` error, as is a `pad` that
+//! is not a single character.
+//!
 //! LetsFlow extensions:
 //! * `if(condition, then, else?)` — `then` when `condition` is truthy, else `else` (or
 //!   `null`); only the branch taken is evaluated.
@@ -125,7 +163,8 @@ pub enum Error {
     #[error("unknown function: {0}()")]
     UnknownFunction(String),
     /// A value is of the right type but unusable: `foo[::0]` (slice step 0),
-    /// `json_parse('{')`, `regex_test('/(/', 'x')`, `uuid('x', 'not-a-uuid')`.
+    /// `json_parse('{')`, `regex_test('/(/', 'x')`, `uuid('x', 'not-a-uuid')`,
+    /// `` split('a', ',', `-1`) ``.
     #[error("invalid value: {0}")]
     InvalidValue(String),
     /// `uuid()` without a name was evaluated with an [`Env`] that has no [`Entropy`].
