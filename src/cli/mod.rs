@@ -1,7 +1,9 @@
-//! Command-line interface: scenario tools and running processes from a script of ops.
+//! Command-line interface: scenario tools, running processes from a script of ops, and the
+//! Gherkin test suite.
 
 mod run;
 mod scenario;
+mod test;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -22,6 +24,8 @@ enum Command {
     Scenario(scenario::ScenarioCommand),
     /// Instantiate a process and apply a list of operations, printing a snapshot after each.
     Run(run::RunArgs),
+    /// Run Gherkin feature files against scenarios and report per scenario.
+    Test(test::TestArgs),
 }
 
 /// Exit code for input that could not be read or parsed.
@@ -33,6 +37,7 @@ impl Cli {
         match self.command {
             Command::Scenario(cmd) => cmd.run(),
             Command::Run(args) => args.run(),
+            Command::Test(args) => args.run(),
         }
     }
 }
