@@ -6,3 +6,4 @@ pub mod json;
 pub mod process;
 pub mod scenario;
 pub mod schema;
+pub mod store;
