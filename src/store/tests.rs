@@ -709,6 +709,33 @@ fn corrupt_records_are_named<F: Fixture>() {
     }
 }
 
+fn concurrent_siblings_one_wins<F: Fixture>() {
+    let f = F::new();
+    let store = f.store();
+    let e0 = start(&store, "p", json!({}));
+    let siblings: Vec<Event> = (0..6).map(|i| action(&e0, &format!("try {i}"))).collect();
+    let results: Vec<Result<()>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = siblings
+            .iter()
+            .map(|event| {
+                let store = &store;
+                scope.spawn(move || store.append("p", batch(vec![event.clone()], json!({}))))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect()
+    });
+    let won: Vec<usize> = (0..results.len()).filter(|i| results[*i].is_ok()).collect();
+    assert_eq!(won.len(), 1, "{results:?}");
+    assert!(results
+        .iter()
+        .all(|r| r.is_ok() || matches!(r, Err(Error::Conflict { .. }))));
+    let head = store.head("p").expect("head").expect("p");
+    assert_eq!((head.len, head.hash.as_str()), (2, siblings[won[0]].hash()));
+}
+
 macro_rules! suite {
     ($name:ident, $fixture:ty) => {
         mod $name {
@@ -733,6 +760,10 @@ macro_rules! suite {
             #[test]
             fn batches_are_atomic() {
                 super::batches_are_atomic::<$fixture>();
+            }
+            #[test]
+            fn concurrent_siblings_one_wins() {
+                super::concurrent_siblings_one_wins::<$fixture>();
             }
             #[test]
             fn actor_index() {
@@ -774,3 +805,190 @@ suite!(on_memory, Memory);
 suite!(on_redb, Redb);
 #[cfg(feature = "sled")]
 suite!(on_sled, Sled);
+
+// --- crash safety ---------------------------------------------------------------------------
+
+/// The batch of step `seq` in the crash and timing tests: the view, timer and outbox all say
+/// which step they belong to, so a torn write would show.
+fn step_batch(process: &str, event: &Event, seq: u64) -> AppendBatch {
+    AppendBatch {
+        events: vec![event.clone()],
+        view: json!({"seq": seq}),
+        timer: Some(ts(seq as i64)),
+        outbox: vec![outbox(process, event, 0, "svc", ts(seq as i64))],
+    }
+}
+
+/// Appends one step after the stored chain of `process` (or starts it).
+fn next_step(store: &dyn Store, process: &str, last: Option<&Event>, seq: u64) -> Event {
+    let event = match last {
+        Some(last) => action(last, &format!("step {seq}")),
+        None => instantiate(process),
+    };
+    store
+        .append(process, step_batch(process, &event, seq))
+        .expect("append");
+    event
+}
+
+mod crash {
+    use super::*;
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::{Command, Stdio};
+
+    const DIR_VAR: &str = "LETSFLOW_STORE_CRASH_DIR";
+    const ROUNDS: usize = 3;
+    /// Acknowledged appends to wait for in each round before killing the child.
+    const ACKS_PER_ROUND: u64 = 100;
+
+    /// The child: opens the store named by the environment and appends steps to process `p`
+    /// until it is killed, printing `ack N` after append N returned.
+    #[test]
+    #[ignore = "run as a child process by redb_crash_keeps_acknowledged_appends"]
+    fn child() {
+        let Some(dir) = std::env::var_os(DIR_VAR) else {
+            return;
+        };
+        let store = RedbStore::open(dir).expect("open");
+        let mut last = store.events("p").ok().and_then(|e| e.last().cloned());
+        let mut seq = store.head("p").expect("head").map_or(0, |h| h.len);
+        let mut out = std::io::stdout().lock();
+        loop {
+            last = Some(next_step(&store, "p", last.as_ref(), seq));
+            writeln!(out, "ack {seq}").expect("stdout");
+            out.flush().expect("stdout");
+            seq += 1;
+        }
+    }
+
+    /// Runs the child until it acknowledged `ACKS_PER_ROUND` more appends, then kills it with
+    /// SIGKILL; returns the highest acknowledged position.
+    fn run_child_and_kill(dir: &std::path::Path) -> Option<u64> {
+        let exe = std::env::current_exe().expect("test binary");
+        let mut child = Command::new(exe)
+            .args([
+                "store::tests::crash::child",
+                "--exact",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(DIR_VAR, dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn child");
+        let stdout = child.stdout.take().expect("child stdout");
+        let mut acked = None;
+        let mut count = 0;
+        for line in BufReader::new(stdout).lines() {
+            let line = line.expect("read child");
+            if let Some(n) = line.strip_prefix("ack ") {
+                acked = Some(n.parse::<u64>().expect("ack number"));
+                count += 1;
+                if count >= ACKS_PER_ROUND {
+                    break;
+                }
+            }
+        }
+        // `kill` sends SIGKILL on Unix: no destructor, no flush, possibly mid-commit.
+        child.kill().expect("kill child");
+        let status = child.wait().expect("wait child");
+        assert!(!status.success(), "the child was killed, not finished");
+        acked
+    }
+
+    #[test]
+    fn redb_crash_keeps_acknowledged_appends() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut acked_total = None;
+        for round in 0..ROUNDS {
+            let acked = run_child_and_kill(dir.path());
+            assert!(
+                acked.is_some(),
+                "round {round}: the child acknowledged nothing"
+            );
+            acked_total = acked;
+
+            let store = RedbStore::open(dir.path()).expect("reopen after kill");
+            let events = store.events("p").expect("events");
+            let len = events.len() as u64;
+            let acked = acked.unwrap_or_default();
+            assert!(
+                len > acked,
+                "round {round}: ack {acked} but {len} events stored"
+            );
+            // The chain is intact: it starts with the instantiate event of `p`, every
+            // event's hash matches its content and names the one before it.
+            assert!(matches!(&events[0], Event::Instantiate(e) if e.id == "p"));
+            assert!(events.iter().all(Event::hash_is_valid), "round {round}");
+            for (i, pair) in events.windows(2).enumerate() {
+                assert_eq!(
+                    pair[1].previous(),
+                    Some(pair[0].hash()),
+                    "round {round}: link {i} -> {}",
+                    i + 1
+                );
+            }
+            // View, timer and outbox belong to the last stored step: nothing torn.
+            let head = store.head("p").expect("head").expect("p exists");
+            assert_eq!(head.len, len);
+            assert_eq!(head.hash, events[events.len() - 1].hash());
+            assert_eq!(
+                store.view("p").expect("view"),
+                Some(json!({"seq": len - 1}))
+            );
+            assert_eq!(store.timer("p").expect("timer"), Some(ts(len as i64 - 1)));
+            assert_eq!(store.outbox_of("p").expect("outbox").len() as u64, len);
+            for (i, event) in events.iter().enumerate() {
+                assert_eq!(
+                    store.event_position("p", event.hash()).expect("position"),
+                    Some(i as u64)
+                );
+            }
+        }
+        println!(
+            "crash test: {ROUNDS} kills, last acknowledged position {:?}",
+            acked_total
+        );
+    }
+}
+
+// --- timing ---------------------------------------------------------------------------------
+
+fn append_timing<F: Fixture>(name: &str) {
+    const APPENDS: u64 = 2_000;
+    let f = F::new();
+    let store = f.store();
+    let started = std::time::Instant::now();
+    let mut last = None;
+    for seq in 0..APPENDS {
+        last = Some(next_step(&store, "p", last.as_ref(), seq));
+    }
+    let elapsed = started.elapsed();
+    assert_eq!(store.head("p").expect("head").map(|h| h.len), Some(APPENDS));
+    println!(
+        "{name}: {APPENDS} single-event appends in {:.3} s ({:.0} µs each)",
+        elapsed.as_secs_f64(),
+        elapsed.as_secs_f64() * 1e6 / APPENDS as f64
+    );
+}
+
+#[test]
+#[ignore = "timing: cargo test --lib store -- --ignored timing --nocapture"]
+fn timing_redb() {
+    append_timing::<Redb>("redb");
+}
+
+#[test]
+#[ignore = "timing: cargo test --lib store -- --ignored timing --nocapture"]
+fn timing_memory() {
+    append_timing::<Memory>("memory");
+}
+
+#[cfg(feature = "sled")]
+#[test]
+#[ignore = "timing: cargo test --features sled --lib store -- --ignored timing --nocapture"]
+fn timing_sled() {
+    append_timing::<Sled>("sled");
+}
