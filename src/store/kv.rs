@@ -18,36 +18,38 @@ use std::collections::BTreeSet;
 use std::fmt::Display;
 
 /// The tables of the store. A backend keeps each apart (a redb table, a key prefix in sled).
+/// The numbers are the tags of [`Table::tag`] and part of the sled format: a new table gets a
+/// new number at the end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Table {
     /// `"version"` → the store format version.
-    Meta,
+    Meta = 0,
     /// scenario id → [`ScenarioRecord`].
-    Scenarios,
+    Scenarios = 1,
     /// (process, position) → event.
-    Events,
+    Events = 2,
     /// (process, event hash) → position.
-    EventIndex,
+    EventIndex = 3,
     /// process → [`Head`]; a process exists when it has a head.
-    Heads,
+    Heads = 4,
     /// process → view.
-    Views,
+    Views = 5,
     /// (actor key, process) → nothing: the actor index.
-    Actors,
+    Actors = 6,
     /// process → the actor keys it is indexed under.
-    ProcessActors,
+    ProcessActors = 7,
     /// (due time, process) → nothing.
-    Timers,
+    Timers = 8,
     /// process → its timer's due time.
-    ProcessTimer,
+    ProcessTimer = 9,
     /// outbox id → [`OutboxEntry`].
-    Outbox,
+    Outbox = 10,
     /// (next attempt, outbox id) → nothing.
-    OutboxDue,
+    OutboxDue = 11,
     /// api key id → [`ApiKey`].
-    ApiKeys,
+    ApiKeys = 12,
     /// token hash → api key id.
-    ApiKeyHashes,
+    ApiKeyHashes = 13,
 }
 
 impl Table {

@@ -10,7 +10,7 @@ use std::ops::Bound;
 use std::path::Path;
 
 /// The file name of the store inside its folder.
-pub const FILE_NAME: &str = "letsflow.redb";
+const FILE_NAME: &str = "letsflow.redb";
 
 /// The redb backend.
 #[derive(Debug)]

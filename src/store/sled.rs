@@ -14,7 +14,7 @@ use ::sled::Db;
 use std::path::Path;
 
 /// The folder name of the sled database inside the store folder.
-pub const FOLDER_NAME: &str = "letsflow.sled";
+const FOLDER_NAME: &str = "letsflow.sled";
 
 /// The sled backend.
 #[derive(Debug)]
@@ -50,6 +50,8 @@ struct SledTx<'a> {
 }
 
 impl SledTx<'_> {
+    /// Keeps sled's error for [`Backend::write`] and gives the transaction body an error to
+    /// return; `write` reports the kept one, so the placeholder for a conflict never escapes.
     fn fail(&mut self, e: UnabortableTransactionError) -> Error {
         let error = match &e {
             UnabortableTransactionError::Storage(s) => Error::Sled(s.clone()),
