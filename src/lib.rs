@@ -6,4 +6,5 @@ pub mod json;
 pub mod process;
 pub mod scenario;
 pub mod schema;
+pub mod store;
 pub mod testsuite;
