@@ -3,6 +3,7 @@
 
 pub mod expr;
 pub mod json;
+pub mod node;
 pub mod process;
 pub mod scenario;
 pub mod schema;

@@ -1,0 +1,339 @@
+//! The node's engine: scenarios and processes on top of the store, with one write path —
+//! "apply one event to a process and commit it durably" — whoever produced the event (the
+//! local API now, a peer later). Work on one process is serialized by a lock per process;
+//! different processes proceed in parallel. The API is synchronous (the store is); async
+//! callers run it on a blocking thread.
+
+use crate::process::{self, Event, Process, Scenario, StepActor, StepOutcome, Timestamp};
+use crate::scenario::normalize::normalize;
+use crate::scenario::validate::validate;
+use crate::schema::{SchemaRegistry, ValidationError};
+use crate::store::{self, AppendBatch, OutboxEntry, ScenarioRecord, Store};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+/// What can go wrong in the engine.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// No scenario or process with that id.
+    #[error("{kind} '{id}' not found")]
+    NotFound {
+        /// `scenario` or `process`.
+        kind: &'static str,
+        /// The id asked for.
+        id: String,
+    },
+    /// The scenario does not validate.
+    #[error("invalid scenario: {}", crate::schema::errors_text(.0))]
+    InvalidScenario(Vec<ValidationError>),
+    /// The scenario cannot be normalized or prepared.
+    #[error("invalid scenario: {0}")]
+    Scenario(String),
+    /// The scenario is disabled: it starts no new processes.
+    #[error("scenario '{0}' is disabled")]
+    Disabled(String),
+    /// A process with that id exists already.
+    #[error("process '{0}' already exists")]
+    Exists(String),
+    /// The engine refused the operation (e.g. an unknown actor at the start).
+    #[error(transparent)]
+    Process(#[from] process::Error),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] store::Error),
+}
+
+/// Result with [`EngineError`].
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;
+
+/// One slot per process: `None` until loaded from the store.
+type Slot = Arc<Mutex<Option<Process>>>;
+
+/// Scenarios and processes of one node.
+pub struct Engine {
+    store: Arc<dyn Store>,
+    registry: SchemaRegistry,
+    scenarios: RwLock<HashMap<String, Arc<Scenario>>>,
+    processes: Mutex<HashMap<String, Slot>>,
+}
+
+impl Engine {
+    /// An engine over `store`, resolving local schema names with `registry`.
+    pub fn new(store: Arc<dyn Store>, registry: SchemaRegistry) -> Self {
+        Engine {
+            store,
+            registry,
+            scenarios: RwLock::new(HashMap::new()),
+            processes: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The schema registry.
+    pub fn registry(&self) -> &SchemaRegistry {
+        &self.registry
+    }
+
+    /// Validates, normalizes and stores a scenario (as loaded from YAML or JSON). Returns
+    /// its content-derived id and whether it was new. Storing the same content twice is
+    /// harmless; a disabled scenario stored again is enabled again.
+    pub fn add_scenario(&self, raw: &Value, at: Timestamp) -> Result<(String, bool)> {
+        validate(raw, &self.registry).map_err(EngineError::InvalidScenario)?;
+        let normalized = normalize(raw).map_err(|e| EngineError::Scenario(e.to_string()))?;
+        let scenario = Scenario::new(normalized, &self.registry)
+            .map_err(|e| EngineError::Scenario(e.to_string()))?;
+        let id = scenario.id().to_string();
+        let created = self.store.put_scenario(&id, scenario.json(), at)?;
+        if !created {
+            self.store.set_scenario_disabled(&id, false)?;
+        }
+        self.cache_scenario(Arc::new(scenario));
+        Ok((id, created))
+    }
+
+    /// The stored scenario record (normalized JSON, disabled flag).
+    pub fn scenario_record(&self, id: &str) -> Result<ScenarioRecord> {
+        self.store
+            .scenario(id)?
+            .ok_or_else(|| EngineError::NotFound {
+                kind: "scenario",
+                id: id.to_string(),
+            })
+    }
+
+    /// All stored scenarios.
+    pub fn scenarios(&self) -> Result<Vec<ScenarioRecord>> {
+        Ok(self.store.scenarios()?)
+    }
+
+    /// Disables a scenario: it is hidden and starts no new processes; running processes
+    /// keep working.
+    pub fn disable_scenario(&self, id: &str) -> Result<()> {
+        self.scenario_record(id)?;
+        Ok(self.store.set_scenario_disabled(id, true)?)
+    }
+
+    /// The prepared scenario `id` (cached after first use).
+    pub fn scenario(&self, id: &str) -> Result<Arc<Scenario>> {
+        if let Some(s) = self.scenarios.read().ok().and_then(|m| m.get(id).cloned()) {
+            return Ok(s);
+        }
+        let record = self.scenario_record(id)?;
+        let scenario = Scenario::with_id(record.id, record.json, &self.registry)
+            .map_err(|e| EngineError::Scenario(e.to_string()))?;
+        let scenario = Arc::new(scenario);
+        self.cache_scenario(scenario.clone());
+        Ok(scenario)
+    }
+
+    fn cache_scenario(&self, scenario: Arc<Scenario>) {
+        if let Ok(mut map) = self.scenarios.write() {
+            map.insert(scenario.id().to_string(), scenario);
+        }
+    }
+
+    /// Starts a process of scenario `scenario_id` with id `process_id` at `at`, with actor
+    /// properties given at the start (e.g. `{"client": {"id": "u1"}}`).
+    pub fn start(
+        &self,
+        scenario_id: &str,
+        process_id: &str,
+        actors: Map<String, Value>,
+        at: Timestamp,
+    ) -> Result<Process> {
+        let record = self.scenario_record(scenario_id)?;
+        if record.disabled {
+            return Err(EngineError::Disabled(scenario_id.to_string()));
+        }
+        let scenario = self.scenario(scenario_id)?;
+        let slot = self.slot(process_id);
+        let mut guard = lock(&slot);
+        if guard.is_some() || self.store.head(process_id)?.is_some() {
+            return Err(EngineError::Exists(process_id.to_string()));
+        }
+        let process = Process::instantiate(scenario, process_id, actors, at)?;
+        self.commit(&process, 0, true)?;
+        *guard = Some(process.clone());
+        Ok(process)
+    }
+
+    /// `actor` performs `action` on process `id` at `at`. A rejected step is recorded as a
+    /// skipped event (and committed) like an accepted one; the outcome tells which.
+    pub fn step(
+        &self,
+        id: &str,
+        action: &str,
+        actor: &StepActor,
+        response: Option<Value>,
+        at: Timestamp,
+    ) -> Result<(StepOutcome, Process)> {
+        self.with_process(id, |process| {
+            let before = process.events().len();
+            let outcome = process.step(action, actor, response, at)?;
+            Ok((outcome.clone(), before, !outcome.skipped))
+        })
+    }
+
+    /// Fires the due timeout transition of process `id` at `at`; `None` when none is due
+    /// (nothing is recorded then).
+    pub fn timeout(&self, id: &str, at: Timestamp) -> Result<Option<Process>> {
+        let (fired, process) = self.with_process(id, |process| {
+            let before = process.events().len();
+            let fired = process.timeout(at)?;
+            Ok((fired, before, fired))
+        })?;
+        Ok(fired.then_some(process))
+    }
+
+    /// Fires every timer due at `now` (after a restart too: due timers fire on start) and
+    /// returns the ids of the processes that moved.
+    pub fn fire_due_timers(&self, now: Timestamp) -> Result<Vec<String>> {
+        let mut moved = Vec::new();
+        for (due, id) in self.store.due_timers(now)? {
+            // Fire at the time it was due, so the chain shows when the timeout happened.
+            let at = due.max(self.process(&id)?.last_event().timestamp());
+            match self.timeout(&id, at)? {
+                Some(_) => moved.push(id),
+                // Its condition did not hold: forget the timer until the state changes.
+                None => self.store.set_timer(&id, None)?,
+            }
+        }
+        Ok(moved)
+    }
+
+    /// The process `id`.
+    pub fn process(&self, id: &str) -> Result<Process> {
+        let slot = self.slot(id);
+        let mut guard = lock(&slot);
+        Ok(self.loaded(id, &mut guard)?.clone())
+    }
+
+    /// Runs `apply` on process `id` under its lock and commits the events it appended.
+    /// `apply` returns its result, the number of events before it ran and whether the
+    /// process state changed (so timers and notifications are due anew).
+    fn with_process<T>(
+        &self,
+        id: &str,
+        apply: impl FnOnce(&mut Process) -> Result<(T, usize, bool)>,
+    ) -> Result<(T, Process)> {
+        let slot = self.slot(id);
+        let mut guard = lock(&slot);
+        let process = self.loaded(id, &mut guard)?;
+        let (out, before, moved) = match apply(process) {
+            Ok(r) => r,
+            Err(e) => {
+                // The cached process may be half-changed: reload it next time.
+                *guard = None;
+                return Err(e);
+            }
+        };
+        if process.events().len() > before {
+            if let Err(e) = self.commit(process, before, moved) {
+                *guard = None;
+                return Err(e);
+            }
+        }
+        Ok((out, process.clone()))
+    }
+
+    /// The loaded process in `slot`, read and replayed from the store if needed.
+    fn loaded<'a>(
+        &self,
+        id: &str,
+        slot: &'a mut MutexGuard<'_, Option<Process>>,
+    ) -> Result<&'a mut Process> {
+        if slot.is_none() {
+            let events = match self.store.events(id) {
+                Err(store::Error::NotFound { .. }) => vec![],
+                other => other?,
+            };
+            let Some(Event::Instantiate(first)) = events.first() else {
+                return Err(EngineError::NotFound {
+                    kind: "process",
+                    id: id.to_string(),
+                });
+            };
+            let scenario = self.scenario(&first.scenario)?;
+            **slot = Some(process::replay(scenario, &events)?);
+        }
+        slot.as_mut().ok_or_else(|| EngineError::NotFound {
+            kind: "process",
+            id: id.to_string(),
+        })
+    }
+
+    /// Commits the events from index `from` on, with the view, the next timer and — when
+    /// the state changed — the notifications owed, in one durable write.
+    fn commit(&self, process: &Process, from: usize, moved: bool) -> Result<()> {
+        let events = process.events()[from..].to_vec();
+        let last = process.last_event();
+        let outbox = if moved {
+            process
+                .notify_messages()?
+                .into_iter()
+                .enumerate()
+                .map(|(n, m)| OutboxEntry {
+                    id: format!("{}:{n}", last.hash()),
+                    process: process.id().to_string(),
+                    service: m.service,
+                    after: last.hash().to_string(),
+                    message: m.message,
+                    attempts: 0,
+                    next_attempt: process.current_timestamp().plus_seconds(m.after),
+                })
+                .collect()
+        } else {
+            vec![]
+        };
+        let timer = process
+            .is_running()
+            .then(|| process.next_timeout())
+            .flatten();
+        self.store.append(
+            process.id(),
+            AppendBatch {
+                events,
+                view: view_of(process),
+                timer,
+                outbox,
+            },
+        )?;
+        Ok(())
+    }
+
+    fn slot(&self, id: &str) -> Slot {
+        let mut map = self
+            .processes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.entry(id.to_string()).or_default().clone()
+    }
+}
+
+/// The stored view of a process: its document without the events (stored separately) and
+/// with the scenario by id.
+pub fn view_of(process: &Process) -> Value {
+    let mut view = process.to_json();
+    if let Value::Object(map) = &mut view {
+        map.remove("events");
+        map.insert(
+            "scenario".into(),
+            Value::String(process.scenario().id().to_string()),
+        );
+    }
+    view
+}
+
+fn lock(slot: &Slot) -> MutexGuard<'_, Option<Process>> {
+    // A panic while holding the lock leaves the cached process suspect: drop it.
+    slot.lock().unwrap_or_else(|poisoned| {
+        let mut guard = poisoned.into_inner();
+        *guard = None;
+        guard
+    })
+}
