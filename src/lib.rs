@@ -1,6 +1,7 @@
 //! LetsFlow node: a decentralized, peer-to-peer LetsFlow workflow engine.
 #![forbid(unsafe_code)]
 
+pub mod api;
 pub mod expr;
 pub mod json;
 pub mod node;
