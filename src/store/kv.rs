@@ -13,9 +13,10 @@ use crate::process::{Event, Timestamp};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
 use std::fmt::Display;
+use std::sync::Arc;
 
 /// The tables of the store. A backend keeps each apart (a redb table, a key prefix in sled).
 /// The numbers are the tags of [`Table::tag`] and part of the sled format: a new table gets a
@@ -499,51 +500,130 @@ impl<B: Backend> ScenarioStore for KvStore<B> {
     }
 }
 
-impl<B: Backend> ProcessStore for KvStore<B> {
-    fn append(&self, process: &str, batch: AppendBatch) -> Result<()> {
-        check_batch(process, &batch)?;
+/// A batch checked on its own and encoded, ready to be written inside a transaction.
+struct Prepared<'a> {
+    process: &'a str,
+    batch: &'a AppendBatch,
+    /// (hash, JSON) of each event.
+    events: Vec<(&'a str, Vec<u8>)>,
+    view: Vec<u8>,
+    actors: BTreeSet<String>,
+}
+
+impl<'a> Prepared<'a> {
+    /// Checks the batch on its own ([`check_batch`]) and encodes what it writes.
+    fn new(process: &'a str, batch: &'a AppendBatch) -> Result<Self> {
+        check_batch(process, batch)?;
         let events = batch
             .events
             .iter()
             .map(|e| Ok((e.hash(), encode(e)?)))
             .collect::<Result<Vec<_>>>()?;
-        let view = encode(&batch.view)?;
-        let actors = actor_keys(&batch.view);
-        let (Some(first), Some(last)) = (batch.events.first(), batch.events.last()) else {
+        Ok(Prepared {
+            process,
+            batch,
+            events,
+            view: encode(&batch.view)?,
+            actors: actor_keys(&batch.view),
+        })
+    }
+
+    /// Checks that the batch continues the chain as stored in `tx` and writes it. On a
+    /// [`Error::Conflict`] nothing has been written.
+    fn write(&self, tx: &mut dyn WriteTx) -> Result<()> {
+        let process = self.process;
+        let (Some(first), Some(last)) = (self.batch.events.first(), self.batch.events.last())
+        else {
             return Err(Error::InvalidBatch {
                 process: process.to_string(),
                 reason: "a batch needs at least one event".into(),
             });
         };
+        let what = format_args!("the head of process '{process}'");
+        let head: Option<Head> = get_json(tx, Table::Heads, process.as_bytes(), what)?;
+        check_continues(process, head.as_ref(), first)?;
 
-        self.backend.write(&|tx| {
-            let what = format_args!("the head of process '{process}'");
-            let head: Option<Head> = get_json(tx, Table::Heads, process.as_bytes(), what)?;
-            check_continues(process, head.as_ref(), first)?;
+        let mut len = head.map_or(0, |h| h.len);
+        for (hash, json) in &self.events {
+            tx.put(Table::Events, &position_key(process, len), json)?;
+            tx.put(
+                Table::EventIndex,
+                &pair_key(process, hash),
+                &len.to_be_bytes(),
+            )?;
+            len += 1;
+        }
+        let head = Head {
+            len,
+            hash: last.hash().to_string(),
+        };
+        put_json(tx, Table::Heads, process.as_bytes(), &head)?;
+        tx.put(Table::Views, process.as_bytes(), &self.view)?;
+        reindex_actors(tx, process, &self.actors)?;
+        write_timer(tx, process, self.batch.timer)?;
+        for entry in &self.batch.outbox {
+            write_outbox(tx, entry)?;
+        }
+        Ok(())
+    }
+}
 
-            let mut len = head.map_or(0, |h| h.len);
-            for (hash, json) in &events {
-                tx.put(Table::Events, &position_key(process, len), json)?;
-                tx.put(
-                    Table::EventIndex,
-                    &pair_key(process, hash),
-                    &len.to_be_bytes(),
-                )?;
-                len += 1;
+impl<B: Backend> ProcessStore for KvStore<B> {
+    fn append(&self, process: &str, batch: AppendBatch) -> Result<()> {
+        let prepared = Prepared::new(process, &batch)?;
+        self.backend.write(&|tx| prepared.write(tx))
+    }
+
+    fn append_many(&self, batches: Vec<(String, AppendBatch)>) -> Vec<Result<()>> {
+        // Each batch is checked on its own first; only the good ones enter the transaction.
+        let prepared: Vec<Result<Prepared<'_>>> = batches
+            .iter()
+            .map(|(process, batch)| Prepared::new(process, batch))
+            .collect();
+        // The outcome of each batch inside the transaction (refilled if the backend runs
+        // the transaction again). A conflict skips that batch only; any other error aborts
+        // the whole transaction.
+        let outcomes: RefCell<Vec<Option<Error>>> = RefCell::new(Vec::new());
+        let written = self.backend.write(&|tx| {
+            let mut results = Vec::with_capacity(prepared.len());
+            for p in &prepared {
+                match p {
+                    Ok(p) => match p.write(tx) {
+                        Ok(()) => results.push(None),
+                        Err(e @ Error::Conflict { .. }) => results.push(Some(e)),
+                        Err(e) => return Err(e),
+                    },
+                    // Its error is reported from `prepared` below.
+                    Err(_) => results.push(None),
+                }
             }
-            let head = Head {
-                len,
-                hash: last.hash().to_string(),
-            };
-            put_json(tx, Table::Heads, process.as_bytes(), &head)?;
-            tx.put(Table::Views, process.as_bytes(), &view)?;
-            reindex_actors(tx, process, &actors)?;
-            write_timer(tx, process, batch.timer)?;
-            for entry in &batch.outbox {
-                write_outbox(tx, entry)?;
-            }
+            *outcomes.borrow_mut() = results;
             Ok(())
-        })
+        });
+        match written {
+            Ok(()) => {
+                let mut outcomes = outcomes.into_inner().into_iter();
+                prepared
+                    .into_iter()
+                    .map(|p| match (p, outcomes.next().flatten()) {
+                        (Err(e), _) | (Ok(_), Some(e)) => Err(e),
+                        (Ok(_), None) => Ok(()),
+                    })
+                    .collect()
+            }
+            Err(e) => {
+                // Nothing was written: every batch fails, the ones that were fine with the
+                // cause of the failed transaction.
+                let cause = Arc::new(e);
+                prepared
+                    .into_iter()
+                    .map(|p| match p {
+                        Err(e) => Err(e),
+                        Ok(_) => Err(Error::GroupFailed(cause.clone())),
+                    })
+                    .collect()
+            }
+        }
     }
 
     fn head(&self, process: &str) -> Result<Option<Head>> {
@@ -657,6 +737,13 @@ impl<B: Backend> ProcessStore for KvStore<B> {
     }
 }
 
+/// The due time and process of a key of the timers table.
+fn timer_entry(key: &[u8]) -> Result<(Timestamp, String)> {
+    let millis = time_from(key).ok_or_else(|| Error::Corrupt("a timer key is too short".into()))?;
+    let process = utf8(key.get(8..).unwrap_or_default(), "a timer's process id")?;
+    Ok((Timestamp::from_millis(millis), process))
+}
+
 impl<B: Backend> TimerStore for KvStore<B> {
     fn set_timer(&self, process: &str, at: Option<Timestamp>) -> Result<()> {
         self.backend.write(&|tx| write_timer(tx, process, at))
@@ -672,14 +759,16 @@ impl<B: Backend> TimerStore for KvStore<B> {
         let end = due_end(now);
         self.backend
             .range(Table::Timers, &[], end.as_ref().map(|e| e.as_slice()))?
-            .map(|entry| {
-                let (key, _) = entry?;
-                let millis = time_from(&key)
-                    .ok_or_else(|| Error::Corrupt("a timer key is too short".into()))?;
-                let process = utf8(key.get(8..).unwrap_or_default(), "a timer's process id")?;
-                Ok((Timestamp::from_millis(millis), process))
-            })
+            .map(|entry| timer_entry(&entry?.0))
             .collect()
+    }
+
+    fn next_timer(&self) -> Result<Option<(Timestamp, String)>> {
+        self.backend
+            .range(Table::Timers, &[], None)?
+            .next()
+            .map(|entry| timer_entry(&entry?.0))
+            .transpose()
     }
 }
 

@@ -76,6 +76,10 @@ pub enum Error {
         /// The broken invariant.
         reason: String,
     },
+    /// The group write ([`ProcessStore::append_many`]) that carried this batch failed as a
+    /// whole, so nothing of it was written; the cause is shared by every batch in the group.
+    #[error("the group commit failed: {0}")]
+    GroupFailed(std::sync::Arc<Error>),
     /// Stored data cannot be read back; the message names the record.
     #[error("corrupt store: {0}")]
     Corrupt(String),
@@ -223,6 +227,13 @@ pub trait ProcessStore {
     /// Fails with [`Error::Conflict`] — writing nothing — when the first event does not
     /// continue the stored chain, or is an instantiate event for a process that exists.
     fn append(&self, process: &str, batch: AppendBatch) -> Result<()>;
+    /// Group commit: the batches of several steps (of one process or many) in one durable
+    /// write transaction, applied in order as if by [`ProcessStore::append`] one after the
+    /// other, each checked as `append` checks it. Returns one result per batch, in order: a
+    /// batch that is invalid or does not continue its chain fails alone (writing nothing)
+    /// while the others are written; when the transaction itself fails, nothing is written
+    /// and every other batch fails with [`Error::GroupFailed`].
+    fn append_many(&self, batches: Vec<(String, AppendBatch)>) -> Vec<Result<()>>;
     /// The end of the chain (`None` when the process does not exist).
     fn head(&self, process: &str) -> Result<Option<Head>>;
     /// All events of a process, in order ([`Error::NotFound`] for an unknown process).
@@ -252,6 +263,8 @@ pub trait TimerStore {
     fn timer(&self, process: &str) -> Result<Option<Timestamp>>;
     /// The timers due at `now` (at or before it), earliest first.
     fn due_timers(&self, now: Timestamp) -> Result<Vec<(Timestamp, String)>>;
+    /// The earliest pending timer, due or not (so a timer loop knows how long to sleep).
+    fn next_timer(&self) -> Result<Option<(Timestamp, String)>>;
 }
 
 /// Notifications owed to services.

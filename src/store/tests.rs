@@ -490,6 +490,7 @@ fn actor_index<F: Fixture>() {
 fn timers<F: Fixture>() {
     let f = F::new();
     let store = f.store();
+    assert_eq!(store.next_timer().expect("next"), None);
     store.set_timer("late", Some(ts(3_000))).expect("set");
     store.set_timer("early", Some(ts(-1_000))).expect("set");
     store.set_timer("b", Some(ts(2_000))).expect("set");
@@ -508,6 +509,10 @@ fn timers<F: Fixture>() {
         ]
     );
     assert_eq!(store.due_timers(ts(1_999)).expect("due").len(), 2);
+    assert_eq!(
+        store.next_timer().expect("next"),
+        Some((Timestamp::from_millis(-5_000), "old".to_string()))
+    );
     // One timer per process: setting again moves it; None clears.
     store.set_timer("late", Some(ts(0))).expect("move");
     store.set_timer("old", None).expect("clear");
@@ -736,6 +741,77 @@ fn concurrent_siblings_one_wins<F: Fixture>() {
     assert_eq!((head.len, head.hash.as_str()), (2, siblings[won[0]].hash()));
 }
 
+fn group_commit<F: Fixture>() {
+    let f = F::new();
+    let store = f.store();
+    assert!(store.append_many(vec![]).is_empty());
+
+    // New processes, and two steps of one process in a row, in one transaction.
+    let a0 = instantiate("a");
+    let b0 = instantiate("b");
+    let a1 = action(&a0, "one");
+    let a2 = action(&a1, "two");
+    let mut step = batch(vec![a2.clone()], json!({"actors": {"c": {"id": "u1"}}}));
+    step.timer = Some(ts(5));
+    step.outbox = vec![outbox("a", &a2, 0, "svc", ts(6))];
+    let results = store.append_many(vec![
+        ("a".into(), batch(vec![a0.clone()], json!({"n": 0}))),
+        ("b".into(), batch(vec![b0.clone()], json!({"n": 0}))),
+        ("a".into(), batch(vec![a1.clone()], json!({"n": 1}))),
+        ("a".into(), step),
+    ]);
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(
+        store.events("a").expect("a"),
+        [a0.clone(), a1.clone(), a2.clone()]
+    );
+    assert_eq!(store.events("b").expect("b"), [b0.clone()]);
+    assert_eq!(store.timer("a").expect("timer"), Some(ts(5)));
+    assert_eq!(store.outbox_of("a").expect("outbox").len(), 1);
+    assert_eq!(store.processes_of(Some("u1"), &[]).expect("index"), ["a"]);
+
+    // A conflicting or invalid batch fails alone; the others are written.
+    let b1 = action(&b0, "one");
+    let stale = action(&a1, "stale");
+    let results = store.append_many(vec![
+        ("a".into(), batch(vec![stale], json!({"stale": true}))),
+        ("b".into(), batch(vec![b1.clone()], json!({"n": 1}))),
+        ("c".into(), batch(vec![], json!({}))),
+        ("a".into(), batch(vec![instantiate("a")], json!({}))),
+    ]);
+    assert!(matches!(&results[0], Err(Error::Conflict { process, .. }) if process == "a"));
+    assert!(results[1].is_ok(), "{:?}", results[1]);
+    assert!(matches!(&results[2], Err(Error::InvalidBatch { .. })));
+    assert!(matches!(&results[3], Err(Error::Conflict { .. })));
+    assert_eq!(store.events("a").expect("a").len(), 3);
+    assert_eq!(
+        store.view("a").expect("view"),
+        Some(json!({"actors": {"c": {"id": "u1"}}}))
+    );
+    assert_eq!(store.events("b").expect("b"), [b0, b1.clone()]);
+
+    // A failure of the transaction itself (here a corrupt head) writes nothing at all.
+    store
+        .backend()
+        .write(&|tx| tx.put(Table::Heads, b"bad", b"{not json"))
+        .expect("write");
+    let b2 = action(&b1, "two");
+    let results = store.append_many(vec![
+        ("b".into(), batch(vec![b2], json!({"n": 2}))),
+        ("bad".into(), batch(vec![action(&a2, "x")], json!({}))),
+    ]);
+    assert!(
+        matches!(&results[0], Err(Error::GroupFailed(cause)) if matches!(**cause, Error::Corrupt(_))),
+        "{results:?}"
+    );
+    assert!(
+        matches!(&results[1], Err(Error::GroupFailed(_))),
+        "{results:?}"
+    );
+    assert_eq!(store.events("b").expect("b").len(), 2);
+    assert_eq!(store.view("b").expect("view"), Some(json!({"n": 1})));
+}
+
 macro_rules! suite {
     ($name:ident, $fixture:ty) => {
         mod $name {
@@ -792,6 +868,10 @@ macro_rules! suite {
             #[test]
             fn older_versions_are_migrated() {
                 super::older_versions_are_migrated::<$fixture>();
+            }
+            #[test]
+            fn group_commit() {
+                super::group_commit::<$fixture>();
             }
             #[test]
             fn corrupt_records_are_named() {
