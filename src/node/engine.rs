@@ -3,7 +3,13 @@
 //! local API now, a peer later). Work on one process is serialized by a lock per process;
 //! different processes proceed in parallel. The API is synchronous (the store is); async
 //! callers run it on a blocking thread.
+//!
+//! With [`Engine::with_group_commit`] the commits of concurrent steps go through one
+//! [`Committer`] thread that writes them together, one durable transaction for many steps;
+//! each step still returns only after its own commit is durable.
 
+use super::committer::{CommitStats, Committer, GroupCommit};
+use super::timers::TimerWake;
 use crate::process::{self, Event, Process, Scenario, StepActor, StepOutcome, Timestamp};
 use crate::scenario::normalize::normalize;
 use crate::scenario::validate::validate;
@@ -42,6 +48,9 @@ pub enum EngineError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] store::Error),
+    /// The committer thread could not be started.
+    #[error("cannot start the committer thread: {0}")]
+    Committer(#[source] std::io::Error),
 }
 
 /// Result with [`EngineError`].
@@ -56,17 +65,48 @@ pub struct Engine {
     registry: SchemaRegistry,
     scenarios: RwLock<HashMap<String, Arc<Scenario>>>,
     processes: Mutex<HashMap<String, Slot>>,
+    /// Group commit; `None`: each step commits on its own, on the caller's thread.
+    committer: Option<Committer>,
+    timers: Arc<TimerWake>,
 }
 
 impl Engine {
-    /// An engine over `store`, resolving local schema names with `registry`.
+    /// An engine over `store`, resolving local schema names with `registry`. Each step is
+    /// committed on its own, on the caller's thread.
     pub fn new(store: Arc<dyn Store>, registry: SchemaRegistry) -> Self {
         Engine {
             store,
             registry,
             scenarios: RwLock::new(HashMap::new()),
             processes: Mutex::new(HashMap::new()),
+            committer: None,
+            timers: Arc::new(TimerWake::new()),
         }
+    }
+
+    /// An engine whose steps are committed by a [`Committer`] thread, together with the
+    /// steps of concurrent callers (group commit). Each step still returns only once its
+    /// own commit is durable. The thread ends when the engine is dropped.
+    pub fn with_group_commit(
+        store: Arc<dyn Store>,
+        registry: SchemaRegistry,
+        settings: GroupCommit,
+    ) -> Result<Self> {
+        let committer =
+            Committer::spawn(store.clone(), settings).map_err(EngineError::Committer)?;
+        let mut engine = Engine::new(store, registry);
+        engine.committer = Some(committer);
+        Ok(engine)
+    }
+
+    /// What the committer has written so far (`None` without group commit).
+    pub fn commit_stats(&self) -> Option<CommitStats> {
+        self.committer.as_ref().map(Committer::stats)
+    }
+
+    /// Told of every timer a commit sets, so a timer loop can wake up early.
+    pub fn timer_wake(&self) -> &Arc<TimerWake> {
+        &self.timers
     }
 
     /// The store.
@@ -195,15 +235,29 @@ impl Engine {
     pub fn fire_due_timers(&self, now: Timestamp) -> Result<Vec<String>> {
         let mut moved = Vec::new();
         for (due, id) in self.store.due_timers(now)? {
-            // Fire at the time it was due, so the chain shows when the timeout happened.
-            let at = due.max(self.process(&id)?.last_event().timestamp());
-            match self.timeout(&id, at)? {
-                Some(_) => moved.push(id),
-                // Its condition did not hold: forget the timer until the state changes.
-                None => self.store.set_timer(&id, None)?,
+            // One process that cannot be loaded or stepped must not hold up the others:
+            // its timer stays and is tried again next time.
+            match self.fire_timer(&id, due) {
+                Ok(true) => moved.push(id),
+                Ok(false) => {}
+                Err(error) => tracing::warn!(process = %id, %error, "timer not fired"),
             }
         }
         Ok(moved)
+    }
+
+    /// Fires the timer of process `id` that fell due at `due`; `false` when its timeout
+    /// did not apply (the timer is then cleared until the state changes).
+    fn fire_timer(&self, id: &str, due: Timestamp) -> Result<bool> {
+        // Fire at the time it was due, so the chain shows when the timeout happened.
+        let at = due.max(self.process(id)?.last_event().timestamp());
+        match self.timeout(id, at)? {
+            Some(_) => Ok(true),
+            None => {
+                self.store.set_timer(id, None)?;
+                Ok(false)
+            }
+        }
     }
 
     /// The process `id`.
@@ -294,15 +348,19 @@ impl Engine {
             .is_running()
             .then(|| process.next_timeout())
             .flatten();
-        self.store.append(
-            process.id(),
-            AppendBatch {
-                events,
-                view: view_of(process),
-                timer,
-                outbox,
-            },
-        )?;
+        let batch = AppendBatch {
+            events,
+            view: view_of(process),
+            timer,
+            outbox,
+        };
+        match &self.committer {
+            Some(committer) => committer.commit(process.id(), batch)?,
+            None => self.store.append(process.id(), batch)?,
+        }
+        if let Some(at) = timer {
+            self.timers.scheduled(at);
+        }
         Ok(())
     }
 

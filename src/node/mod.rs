@@ -1,7 +1,11 @@
-//! The node: wiring of engine, storage and (later) API, network and services.
+//! The node: wiring of engine, storage and API; configuration, startup, the timer loop and
+//! group commit.
 
+pub mod committer;
 pub mod engine;
+pub mod timers;
 
+pub use committer::{CommitStats, Committer, GroupCommit};
 pub use engine::{Engine, EngineError};
 
 #[cfg(test)]

@@ -229,3 +229,47 @@ fn work_on_one_process_is_serialized() {
     let process = engine.process("p1").expect("process");
     assert_eq!(process.events().len(), 9);
 }
+
+#[test]
+fn group_commit_engine_keeps_every_step() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store: Arc<dyn Store> = Arc::new(RedbStore::open(dir.path()).expect("open"));
+    let engine = Engine::with_group_commit(
+        store.clone(),
+        SchemaRegistry::new(),
+        crate::node::GroupCommit::default(),
+    )
+    .expect("engine");
+    let raw = from_yaml(SCENARIO).expect("yaml");
+    let (scenario, _) = engine.add_scenario(&raw, t(0.0)).expect("scenario");
+    std::thread::scope(|scope| {
+        for n in 0..6 {
+            let (engine, scenario) = (&engine, &scenario);
+            scope.spawn(move || {
+                let id = format!("p{n}");
+                engine
+                    .start(scenario, &id, Map::new(), t(0.0))
+                    .expect("start");
+                let client = StepActor::key("client");
+                for i in 0..5 {
+                    // refused (no amount): recorded as skipped events
+                    engine
+                        .step(&id, "submit", &client, Some(json!({})), t(f64::from(i)))
+                        .expect("step");
+                }
+                let (outcome, _) = engine
+                    .step(&id, "submit", &client, Some(json!({"amount": n})), t(9.0))
+                    .expect("step");
+                assert!(!outcome.skipped);
+            });
+        }
+    });
+    let stats = engine.commit_stats().expect("group commit");
+    assert_eq!(stats.batches, 6 * 7);
+    drop((engine, store));
+    let store: Arc<dyn Store> = Arc::new(RedbStore::open(dir.path()).expect("reopen"));
+    for n in 0..6 {
+        assert_eq!(store.events(&format!("p{n}")).expect("events").len(), 7);
+        assert!(store.timer(&format!("p{n}")).expect("timer").is_some());
+    }
+}
