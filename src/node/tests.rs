@@ -219,7 +219,10 @@ fn work_on_one_process_is_serialized() {
         })
         .collect();
     for t in threads {
-        assert!(t.join().expect("thread").expect("step"), "the empty response is refused");
+        assert!(
+            t.join().expect("thread").expect("step"),
+            "the empty response is refused"
+        );
     }
     // every attempt was recorded, in one unbroken chain
     assert_eq!(store.events("p1").expect("events").len(), 9);
