@@ -373,18 +373,22 @@ impl Engine {
     }
 }
 
-/// The stored view of a process: its document without the events (stored separately) and
-/// with the scenario by id.
+/// The stored view of a process: its document with the scenario by id and without the
+/// events (stored separately).
 pub fn view_of(process: &Process) -> Value {
-    let mut view = process.to_json();
-    if let Value::Object(map) = &mut view {
-        map.remove("events");
-        map.insert(
-            "scenario".into(),
-            Value::String(process.scenario().id().to_string()),
-        );
+    let mut view = Map::new();
+    if let Value::Object(doc) = process.data() {
+        for (key, value) in doc {
+            if key != "scenario" {
+                view.insert(key.clone(), value.clone());
+            }
+            if key == "tags" {
+                let id = process.scenario().id().to_string();
+                view.insert("scenario".into(), Value::String(id));
+            }
+        }
     }
-    view
+    Value::Object(view)
 }
 
 fn lock(slot: &Slot) -> MutexGuard<'_, Option<Process>> {

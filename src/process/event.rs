@@ -3,7 +3,7 @@
 //! The hash of an event is BLAKE3 over the canonical JSON (see [`crate::json::canonical`]) of
 //! the event without its `hash`, written as lowercase hex. The instantiate event carries the
 //! process id, and every later event names the hash of the one before it, so the chain is
-//! bound to its process. `docs/events.md` records this encoding; it is a protocol.
+//! bound to its process. `docs/decisions.md` (3) records this encoding; it is a protocol.
 
 use crate::json;
 use chrono::{DateTime, SecondsFormat, Utc};

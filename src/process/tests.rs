@@ -262,6 +262,75 @@ result: string
 }
 
 #[test]
+fn a_removed_actor_is_missing() {
+    let yaml = r#"
+actors:
+  client: {}
+actions:
+  reset:
+    update:
+      set: actors
+      value: {}
+states:
+  initial:
+    on: reset
+    goto: (done)
+"#;
+    let mut p = start(yaml);
+    assert_eq!(
+        errors(step(&mut p, "reset", "client", None)),
+        vec!["Actor 'client' is missing"]
+    );
+    assert_eq!(p.actors(), &json!({"client": {"title": "client"}}));
+}
+
+#[test]
+fn a_failing_expression_rejects_the_step_and_changes_nothing() {
+    let yaml = r#"
+actions:
+  go:
+    update:
+      set: vars.x
+      value: !ref "abs('not a number')"
+states:
+  initial:
+    transitions:
+      - on: go
+        goto: next
+      - on: enter
+        goto: next
+  next:
+    description: !ref "to_number(vars.missing) + length(@)"
+    on: stop
+    goto: (done)
+"#;
+    let mut p = start(yaml);
+    let out = step(&mut p, "go", "actor", None);
+    assert!(out.skipped);
+    assert!(
+        out.errors[0].starts_with("expression 'abs('not a number')' failed"),
+        "{:?}",
+        out.errors
+    );
+    assert_eq!(p.current_key(), "initial");
+    assert_eq!(p.vars(), &json!({}));
+    assert_eq!(p.events().len(), 2);
+
+    // The next state's data function fails: the step is rejected, the log not written.
+    let out = step(&mut p, "enter", "actor", None);
+    assert!(out.skipped);
+    assert!(
+        out.errors[0].contains("to_number(vars.missing)"),
+        "{:?}",
+        out.errors
+    );
+    assert_eq!(p.current_key(), "initial");
+    assert!(p.current().get("actor").is_none());
+    assert_eq!(p.previous(), &json!([]));
+    assert_eq!(p.events().len(), 3);
+}
+
+#[test]
 fn a_changed_role_is_refused() {
     let yaml = r#"
 actors:
