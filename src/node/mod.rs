@@ -2,6 +2,7 @@
 //! group commit.
 
 pub mod committer;
+pub mod config;
 pub mod engine;
 pub mod timers;
 
