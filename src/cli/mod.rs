@@ -1,8 +1,9 @@
-//! Command-line interface: scenario tools, running processes from a script of ops, and the
-//! Gherkin test suite.
+//! Command-line interface: scenario tools, running processes from a script of ops, the
+//! Gherkin test suite, the node (`serve`) and its load benchmark (`bench`).
 
 mod run;
 mod scenario;
+mod serve;
 mod test;
 
 use clap::{Parser, Subcommand};
@@ -26,6 +27,8 @@ enum Command {
     Run(run::RunArgs),
     /// Run Gherkin feature files against scenarios and report per scenario.
     Test(test::TestArgs),
+    /// Run a node: the REST API over durable storage, with timers.
+    Serve(serve::ServeArgs),
 }
 
 /// Exit code for input that could not be read or parsed.
@@ -38,6 +41,7 @@ impl Cli {
             Command::Scenario(cmd) => cmd.run(),
             Command::Run(args) => args.run(),
             Command::Test(args) => args.run(),
+            Command::Serve(args) => args.run(),
         }
     }
 }

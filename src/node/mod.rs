@@ -4,6 +4,7 @@
 pub mod committer;
 pub mod config;
 pub mod engine;
+pub mod server;
 pub mod timers;
 
 pub use committer::{CommitStats, Committer, GroupCommit};

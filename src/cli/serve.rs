@@ -1,0 +1,58 @@
+//! `letsflow serve`: run a node (see `docs/config.md` for every setting).
+
+use letsflow::node::config::{Config, Env, Flags};
+use letsflow::node::server;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Flags of `letsflow serve`; each overrides its `LETSFLOW_*` variable and the config file.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ServeArgs {
+    /// Config file, YAML or TOML [default: $LETSFLOW_CONFIG, else ./letsflow.{yaml,yml,toml}
+    /// when present].
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Data folder, where the store lives [default: $LETSFLOW_DATA, else ./data].
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// HTTP listen address [default: $LETSFLOW_HTTP, else 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDR")]
+    http: Option<String>,
+    /// Scenarios folder: scenarios come only from it (read-only mode) [default:
+    /// $LETSFLOW_SCENARIOS, else ./scenarios when present; "" for none].
+    #[arg(long, value_name = "DIR")]
+    scenarios: Option<PathBuf>,
+    /// Folder with local schemas [default: $LETSFLOW_SCHEMAS, else ./schemas when present].
+    #[arg(long, value_name = "DIR")]
+    schemas: Option<PathBuf>,
+    /// Development mode: demo accounts, no JWT key needed [default: $LETSFLOW_DEV, else on
+    /// unless a JWT secret or public key is configured].
+    #[arg(long)]
+    dev: bool,
+}
+
+impl ServeArgs {
+    /// Runs the node until SIGINT/SIGTERM: exit 0 after a graceful stop, 2 for a bad
+    /// configuration, 1 when the node cannot start or fails.
+    pub(crate) fn run(self) -> ExitCode {
+        let flags = Flags {
+            config: self.config,
+            data: self.data,
+            http: self.http,
+            scenarios: self.scenarios,
+            schemas: self.schemas,
+            dev: self.dev,
+        };
+        let config = match Config::load(&flags, &Env::from_process()) {
+            Ok(config) => config,
+            Err(e) => return super::bad_input(e),
+        };
+        match server::run(config) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
