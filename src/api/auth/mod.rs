@@ -1,11 +1,13 @@
-//! Authentication and authorization: JWT bearer tokens, role → privilege mapping,
-//! development-mode demo accounts.
+//! Authentication and authorization: JWT bearer tokens, `lfl_` API keys, role → privilege
+//! mapping, development-mode demo accounts.
 //!
-//! A request carries `Authorization: Bearer <token>` with a JWT. [`Auth::authenticate`] turns
-//! the header into a [`User`] with privileges:
+//! A request carries `Authorization: Bearer <token>`. A token that starts with `lfl_` is an
+//! API key; anything else is a JWT. [`Auth::authenticate`] turns the header into a [`User`]
+//! with privileges:
 //!
 //! * a JWT user has the configured `defaultPrivileges` plus the privileges of each of its roles
 //!   (`auth.roles`, default `{admin: ["*"]}`);
+//! * an API key has exactly the privileges it was issued with, and its process restrictions.
 //!
 //! Handlers take a [`User`] argument: its [`axum::extract::FromRequestParts`] implementation
 //! authenticates the request and rejects it with an [`AuthError`] (401 JSON). A handler then
@@ -26,18 +28,34 @@
 //! (`{id, info: {…}, roles}`) is understood too. With `auth.jwt.transform`, a JMESPath
 //! expression over the claims gives `{id, roles, info}` instead.
 //!
+//! # API keys
+//!
+//! A token is `lfl_` + 30 random base62 characters + a 6-character base62 checksum: 40
+//! characters, alphabet `0-9A-Za-z`. The checksum is the CRC-32 (IEEE) of the 30 random
+//! characters in base62, left-padded with `0` — the reference engine's format. A token whose
+//! checksum doesn't match is refused without a store lookup. The store keeps only the
+//! token's SHA-256 (lowercase hex); the token is shown once, when the key is issued. A key has
+//! its own privileges (never more than its issuer's), optional process restrictions
+//! ([`ProcessRestrictions`]) and an expiration (default 30 days).
+//!
 //! # Development mode
 //!
 //! Without a configured `auth.jwt.secret`, a development node uses [`DEV_JWT_SECRET`] for
 //! HS256 tokens, and [`Auth::demo_accounts`] hands out ready tokens for `alice`, `bob`,
 //! `claire`, `david` and `admin`. A production node refuses to start without a JWT key.
 
+mod apikey;
 mod jwt;
 pub mod privileges;
 
+pub use self::apikey::{
+    api_key_json, ApiKeyRequest, ProcessRestriction, ProcessRestrictions, API_KEY_LEN,
+    API_KEY_PREFIX, DEFAULT_EXPIRATION_DAYS, MAX_EXPIRATION_DAYS,
+};
+
 use self::jwt::JwtVerifier;
 use crate::process::Timestamp;
-use crate::store::{self, Store};
+use crate::store::{self, ApiKey, Store};
 use axum::extract::{FromRef, FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -136,6 +154,23 @@ impl User {
             )))
         }
     }
+
+    /// The id of the API key the user authenticated with, if any.
+    pub fn api_key(&self) -> Option<&str> {
+        self.info.get("apiKey").and_then(Value::as_str)
+    }
+
+    /// Whether the process restrictions (of an API key) allow using a process of `scenario`
+    /// as `actor`, performing `action`. `None` for `actor` or `action` leaves that part
+    /// unchecked; a user without restrictions is allowed everything. Restrictions that can't
+    /// be read allow nothing.
+    pub fn allows(&self, scenario: &str, actor: Option<&str>, action: Option<&str>) -> bool {
+        match &self.restrictions {
+            None | Some(Value::Null) => true,
+            Some(r) => serde_json::from_value::<ProcessRestrictions>(r.clone())
+                .is_ok_and(|r| r.allows(scenario, actor, action)),
+        }
+    }
 }
 
 /// A development-mode account with a ready token (`GET /demo-accounts`).
@@ -177,9 +212,30 @@ pub enum AuthError {
     /// user (401).
     #[error("invalid token: {0}")]
     InvalidToken(String),
+    /// The API key token has the wrong shape or checksum — mistyped or truncated (401).
+    #[error("malformed API key: the checksum does not match")]
+    MalformedApiKey,
+    /// No API key has this token (401).
+    #[error("unknown API key")]
+    UnknownApiKey,
+    /// The API key was revoked (401).
+    #[error("API key revoked")]
+    ApiKeyRevoked,
+    /// The API key has expired (401).
+    #[error("API key expired")]
+    ApiKeyExpired,
     /// The user lacks a privilege, or asks to grant more than it has (403).
     #[error("{0}")]
     Forbidden(String),
+    /// An API key request is invalid (400).
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// No API key has this id (404).
+    #[error("API key '{id}' not found")]
+    NotFound {
+        /// The id asked for.
+        id: String,
+    },
     /// A production node has no key to verify JWTs with (startup).
     #[error(
         "no JWT key configured: set auth.jwt.secret (HS256) or auth.jwt.publicKey (RS256/EdDSA); \
@@ -200,9 +256,15 @@ pub enum AuthError {
     /// A token could not be signed.
     #[error("cannot sign a token: {0}")]
     Sign(#[source] jsonwebtoken::errors::Error),
+    /// A record could not be encoded.
+    #[error("cannot encode API key restrictions: {0}")]
+    Encode(#[source] serde_json::Error),
     /// The API-key store failed.
     #[error("API key store: {0}")]
     Store(#[from] store::Error),
+    /// The blocking task that looked up an API key failed.
+    #[error("authentication task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
 }
 
 impl AuthError {
@@ -211,9 +273,12 @@ impl AuthError {
         use AuthError::*;
         match self {
             Missing | Malformed | TokenExpired | TokenNotYetValid | InvalidSignature
-            | WrongIssuer | InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            | WrongIssuer | InvalidToken(_) | MalformedApiKey | UnknownApiKey | ApiKeyRevoked
+            | ApiKeyExpired => StatusCode::UNAUTHORIZED,
             Forbidden(_) => StatusCode::FORBIDDEN,
-            NoJwtKey | Config { .. } | NoSigningKey | Sign(_) | Store(_) => {
+            InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            NotFound { .. } => StatusCode::NOT_FOUND,
+            NoJwtKey | Config { .. } | NoSigningKey | Sign(_) | Encode(_) | Store(_) | Task(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
         }
@@ -246,7 +311,6 @@ pub struct Auth {
     config: AuthConfig,
     dev: bool,
     jwt: JwtVerifier,
-    #[allow(dead_code)] // API keys come next
     store: Arc<dyn Store>,
 }
 
@@ -301,21 +365,31 @@ impl Auth {
     }
 
     /// Authenticates the value of an `Authorization` header at time `now`.
+    ///
+    /// An `lfl_` token is an API key: its checksum is checked first (a mistyped token is
+    /// refused without a store lookup), then the key is found by the token's SHA-256 and
+    /// refused when revoked or expired; its `lastUsed` is updated (at most once a minute).
+    /// Any other token is a JWT. This reads and may write the store; from async code, call it
+    /// on a blocking thread (the extractor does).
     pub fn authenticate(
         &self,
         authorization: Option<&str>,
         now: Timestamp,
     ) -> Result<User, AuthError> {
         let token = bearer_token(authorization)?;
-        let identity = self.jwt.verify(token, now)?;
-        let privileges = self.privileges_of(&identity.roles);
-        Ok(User {
-            id: Some(identity.id),
-            roles: identity.roles,
-            info: identity.info,
-            privileges,
-            restrictions: None,
-        })
+        if token.starts_with(API_KEY_PREFIX) {
+            self.authenticate_api_key(token, now)
+        } else {
+            let identity = self.jwt.verify(token, now)?;
+            let privileges = self.privileges_of(&identity.roles);
+            Ok(User {
+                id: Some(identity.id),
+                roles: identity.roles,
+                info: identity.info,
+                privileges,
+                restrictions: None,
+            })
+        }
     }
 
     /// The privileges of a user with these roles: the default privileges plus those of each
@@ -325,6 +399,29 @@ impl Auth {
             std::iter::once(&self.config.default_privileges)
                 .chain(roles.iter().filter_map(|r| self.config.roles.get(r))),
         )
+    }
+
+    fn authenticate_api_key(&self, token: &str, now: Timestamp) -> Result<User, AuthError> {
+        if !apikey::has_valid_checksum(token) {
+            return Err(AuthError::MalformedApiKey);
+        }
+        let key = self
+            .store
+            .api_key_by_hash(&apikey::token_hash(token))?
+            .ok_or(AuthError::UnknownApiKey)?;
+        if key.revoked {
+            return Err(AuthError::ApiKeyRevoked);
+        }
+        if key.expiration.is_some_and(|at| at <= now) {
+            return Err(AuthError::ApiKeyExpired);
+        }
+        let stale = key
+            .last_used
+            .is_none_or(|at| now.seconds_since(&at).abs() >= apikey::LAST_USED_RESOLUTION_SECS);
+        if stale {
+            self.store.touch_api_key(&key.id, now)?;
+        }
+        Ok(apikey::user_of(&key))
     }
 
     /// The demo accounts of a development node, with HS256 tokens valid for
@@ -377,6 +474,35 @@ impl Auth {
             })
             .collect()
     }
+
+    /// Issues an API key for `by`, who needs `apikey:issue` and every privilege the key is to
+    /// have ([`AuthError::Forbidden`] otherwise). An issuer with process restrictions passes
+    /// them on. The key expires at `expiration`, or `expirationDays` (default 30) after `now`.
+    /// Returns the stored key and its token; the token is not stored and can't be shown again.
+    pub fn issue_api_key(
+        &self,
+        by: &User,
+        req: ApiKeyRequest,
+        now: Timestamp,
+    ) -> Result<(ApiKey, String), AuthError> {
+        let (key, token) = apikey::new_key(by, req, now)?;
+        self.store.put_api_key(&key)?;
+        Ok((key, token))
+    }
+
+    /// All API keys, revoked ones included, in id order. Show them with [`api_key_json`].
+    pub fn list_api_keys(&self) -> Result<Vec<ApiKey>, AuthError> {
+        Ok(self.store.api_keys()?)
+    }
+
+    /// Revokes an API key ([`AuthError::NotFound`], 404, for an unknown id). Revoking a revoked
+    /// key changes nothing.
+    pub fn revoke_api_key(&self, id: &str) -> Result<(), AuthError> {
+        self.store.revoke_api_key(id).map_err(|e| match e {
+            store::Error::NotFound { .. } => AuthError::NotFound { id: id.to_string() },
+            e => AuthError::Store(e),
+        })
+    }
 }
 
 fn check_privileges(setting: &str, list: &[String]) -> Result<(), AuthError> {
@@ -416,9 +542,15 @@ fn authorization(parts: &Parts) -> Result<Option<String>, AuthError> {
         .transpose()
 }
 
-/// Authenticates at the current time.
+/// Authenticates at the current time; API keys are looked up on a blocking thread.
 async fn authenticate_now(auth: Arc<Auth>, header: Option<String>) -> Result<User, AuthError> {
-    auth.authenticate(header.as_deref(), Timestamp(chrono::Utc::now()))
+    let now = Timestamp(chrono::Utc::now());
+    let is_api_key = bearer_token(header.as_deref()).is_ok_and(|t| t.starts_with(API_KEY_PREFIX));
+    if is_api_key {
+        tokio::task::spawn_blocking(move || auth.authenticate(header.as_deref(), now)).await?
+    } else {
+        auth.authenticate(header.as_deref(), now)
+    }
 }
 
 /// The authenticated caller of a request: rejects with [`AuthError`] (401) when the

@@ -1,8 +1,8 @@
-//! Tests of [`Auth`]: configuration, JWT users and their privileges, demo accounts and the
-//! axum glue.
+//! Tests of [`Auth`]: configuration, JWT users and their privileges, demo accounts, API keys
+//! and the axum glue.
 
 use super::*;
-use crate::store::MemoryStore;
+use crate::store::{ApiKeyStore, MemoryStore};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
 
@@ -60,6 +60,19 @@ fn bearer(token: &str) -> String {
 
 fn login(auth: &Auth, token: &str, time: Timestamp) -> Result<User, AuthError> {
     auth.authenticate(Some(&bearer(token)), time)
+}
+
+fn admin(auth: &Auth) -> User {
+    let token = hs256("s3cret", json!({"sub": "root", "roles": ["admin"]}));
+    login(auth, &token, now()).expect("admin")
+}
+
+fn request(privileges: &[&str]) -> ApiKeyRequest {
+    ApiKeyRequest {
+        name: Some("ci".into()),
+        privileges: strings(privileges),
+        ..ApiKeyRequest::default()
+    }
 }
 
 // --- configuration --------------------------------------------------------------------------
@@ -361,6 +374,270 @@ fn demo_tokens_carry_the_configured_issuer() {
     assert!(login(&auth, &accounts[0].token, now()).is_ok());
 }
 
+// --- API keys ---------------------------------------------------------------------------------
+
+#[test]
+fn api_key_issue_and_use() {
+    let store = store();
+    let auth = auth_with(store.clone());
+    let mut req = request(&["process:start", "scenario:read"]);
+    req.processes = Some(ProcessRestrictions::One(ProcessRestriction {
+        scenario: Some("s1".into()),
+        actors: Some(strings(&["client"])),
+        actions: None,
+    }));
+    let (key, token) = auth
+        .issue_api_key(&admin(&auth), req, now())
+        .expect("issued");
+
+    assert_eq!(token.len(), API_KEY_LEN);
+    assert!(token.starts_with("lfl_"));
+    assert_eq!(key.name.as_deref(), Some("ci"));
+    assert_eq!(key.privileges, strings(&["process:start", "scenario:read"]));
+    assert_eq!(
+        key.processes,
+        json!({"scenario": "s1", "actors": ["client"]})
+    );
+    assert_eq!(key.issued, now());
+    assert_eq!(key.expiration, Some(at(NOW + 30 * 86_400)));
+    assert!(!key.revoked && key.last_used.is_none());
+    // Only the hash is stored.
+    assert_eq!(key.hash, apikey::token_hash(&token));
+    let stored = store.api_key(&key.id).expect("read").expect("stored");
+    assert_eq!(stored, key);
+    assert!(!serde_json::to_string(&stored)
+        .expect("json")
+        .contains(&token[4..]));
+    assert!(api_key_json(&stored).get("hash").is_none());
+    assert_eq!(api_key_json(&stored)["id"], json!(key.id));
+
+    let user = login(&auth, &token, at(NOW + 5)).expect("api key user");
+    assert_eq!(user.id, None);
+    assert_eq!(
+        user.privileges,
+        strings(&["process:start", "scenario:read"])
+    );
+    assert_eq!(user.api_key(), Some(key.id.as_str()));
+    assert_eq!(user.info["name"], json!("ci"));
+    assert_eq!(
+        user.restrictions,
+        Some(json!({"scenario": "s1", "actors": ["client"]}))
+    );
+    assert!(user.can("scenario:read") && !user.can("process:step"));
+    assert!(user.allows("s1", Some("client"), Some("anything")));
+    assert!(!user.allows("s1", Some("seller"), None));
+    assert!(!user.allows("s2", None, None));
+
+    // lastUsed is touched, at most once a minute.
+    let last_used = |id: &str| store.api_key(id).expect("read").expect("key").last_used;
+    assert_eq!(last_used(&key.id), Some(at(NOW + 5)));
+    login(&auth, &token, at(NOW + 30)).expect("again");
+    assert_eq!(last_used(&key.id), Some(at(NOW + 5)));
+    login(&auth, &token, at(NOW + 65)).expect("later");
+    assert_eq!(last_used(&key.id), Some(at(NOW + 65)));
+
+    assert_eq!(auth.list_api_keys().expect("list").len(), 1);
+}
+
+#[test]
+fn api_key_revoke() {
+    let auth = auth();
+    let (key, token) = auth
+        .issue_api_key(&admin(&auth), request(&["process:step"]), now())
+        .expect("issued");
+    auth.revoke_api_key(&key.id).expect("revoked");
+    let e = login(&auth, &token, now()).expect_err("refused");
+    assert_eq!(
+        (e.status(), e.to_string()),
+        (StatusCode::UNAUTHORIZED, "API key revoked".into())
+    );
+    assert!(auth.list_api_keys().expect("list")[0].revoked);
+    // Revoking twice changes nothing; an unknown id is 404.
+    assert!(auth.revoke_api_key(&key.id).is_ok());
+    let e = auth.revoke_api_key("nope").expect_err("not found");
+    assert!(matches!(&e, AuthError::NotFound { id } if id == "nope"));
+    assert_eq!(e.status(), StatusCode::NOT_FOUND);
+    assert_eq!(e.to_string(), "API key 'nope' not found");
+}
+
+#[test]
+fn api_key_expires() {
+    let auth = auth();
+    let mut req = request(&["process:step"]);
+    req.expiration_days = Some(2);
+    let (key, token) = auth
+        .issue_api_key(&admin(&auth), req, now())
+        .expect("issued");
+    assert_eq!(key.expiration, Some(at(NOW + 2 * 86_400)));
+    assert!(login(&auth, &token, at(NOW + 2 * 86_400 - 1)).is_ok());
+    let e = login(&auth, &token, at(NOW + 2 * 86_400)).expect_err("expired");
+    assert_eq!(
+        (e.status(), e.to_string()),
+        (StatusCode::UNAUTHORIZED, "API key expired".into())
+    );
+
+    // An explicit expiration wins over expirationDays.
+    let mut req = request(&["process:step"]);
+    req.expiration = Some(at(NOW + 3600));
+    req.expiration_days = Some(10);
+    let (key, _) = auth
+        .issue_api_key(&admin(&auth), req, now())
+        .expect("issued");
+    assert_eq!(key.expiration, Some(at(NOW + 3600)));
+}
+
+#[test]
+fn api_key_typo_is_refused_by_the_checksum_unknown_key_by_the_store() {
+    let auth = auth();
+    let (_, token) = auth
+        .issue_api_key(&admin(&auth), request(&["process:step"]), now())
+        .expect("issued");
+    // Change one character of the random part: the checksum no longer matches, so the store
+    // isn't asked (a lookup would have answered "unknown API key").
+    let i = 7;
+    let swapped = if token.as_bytes()[i] == b'x' {
+        "y"
+    } else {
+        "x"
+    };
+    let typo = format!("{}{}{}", &token[..i], swapped, &token[i + 1..]);
+    let e = login(&auth, &typo, now()).expect_err("typo");
+    assert!(matches!(e, AuthError::MalformedApiKey));
+    assert_eq!(e.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        e.to_string(),
+        "malformed API key: the checksum does not match"
+    );
+
+    // A well-formed token of no key.
+    let other = apikey::generate_token();
+    let e = login(&auth, &other, now()).expect_err("unknown");
+    assert_eq!(
+        (e.status(), e.to_string()),
+        (StatusCode::UNAUTHORIZED, "unknown API key".into())
+    );
+}
+
+#[test]
+fn api_key_cannot_grant_more_than_the_issuer_has() {
+    let auth = auth();
+    let manager = login(
+        &auth,
+        &hs256("s3cret", json!({"sub": "m", "roles": ["manager"]})),
+        now(),
+    )
+    .expect("manager");
+    // Without apikey:issue nothing can be issued.
+    let e = auth
+        .issue_api_key(&manager, request(&["scenario:read"]), now())
+        .expect_err("forbidden");
+    assert_eq!(e.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        e.to_string(),
+        "issuing API keys requires the 'apikey:issue' privilege"
+    );
+
+    let mut config = config("s3cret");
+    config
+        .roles
+        .insert("issuer".into(), strings(&["apikey:issue", "scenario:read"]));
+    let auth = Auth::new(config, false, store()).expect("auth");
+    let issuer = login(
+        &auth,
+        &hs256("s3cret", json!({"sub": "i", "roles": "issuer"})),
+        now(),
+    )
+    .expect("issuer");
+    assert!(auth
+        .issue_api_key(&issuer, request(&["scenario:read", "process:start"]), now())
+        .is_ok());
+    for wanted in ["scenario:write", "*"] {
+        let e = auth
+            .issue_api_key(&issuer, request(&["scenario:read", wanted]), now())
+            .expect_err("forbidden");
+        assert_eq!(e.status(), StatusCode::FORBIDDEN);
+        assert_eq!(
+            e.to_string(),
+            format!("cannot grant the privilege '{wanted}', which the issuer does not have")
+        );
+    }
+}
+
+#[test]
+fn invalid_api_key_requests() {
+    let auth = auth();
+    let admin = admin(&auth);
+    let bad = |req: ApiKeyRequest| {
+        let e = auth.issue_api_key(&admin, req, now()).expect_err("refused");
+        assert_eq!(e.status(), StatusCode::BAD_REQUEST, "{e}");
+        e.to_string()
+    };
+    assert_eq!(bad(request(&[])), "an API key needs at least one privilege");
+    assert_eq!(
+        bad(request(&["process:*"])),
+        "unknown privilege 'process:*'"
+    );
+    let mut req = request(&["process:step"]);
+    req.expiration_days = Some(0);
+    assert_eq!(bad(req), "expirationDays must be between 1 and 36500");
+    let mut req = request(&["process:step"]);
+    req.expiration = Some(now());
+    assert_eq!(bad(req), "expiration must be in the future");
+    assert!(auth.list_api_keys().expect("list").is_empty());
+}
+
+#[test]
+fn restricted_keys_pass_their_restrictions_on() {
+    let auth = auth();
+    let mut req = request(&["apikey:issue", "process:step"]);
+    req.processes = Some(ProcessRestrictions::Any(vec![ProcessRestriction {
+        scenario: Some("s1".into()),
+        ..ProcessRestriction::default()
+    }]));
+    let (_, token) = auth
+        .issue_api_key(&admin(&auth), req, now())
+        .expect("issued");
+    let restricted = login(&auth, &token, now()).expect("key user");
+
+    let (child, _) = auth
+        .issue_api_key(&restricted, request(&["process:step"]), now())
+        .expect("child");
+    assert_eq!(child.processes, json!([{"scenario": "s1"}]));
+
+    let mut req = request(&["process:step"]);
+    req.processes = Some(ProcessRestrictions::One(ProcessRestriction {
+        scenario: Some("s2".into()),
+        ..ProcessRestriction::default()
+    }));
+    let e = auth
+        .issue_api_key(&restricted, req, now())
+        .expect_err("forbidden");
+    assert_eq!(e.status(), StatusCode::FORBIDDEN);
+
+    // An empty list is no restriction.
+    let mut req = request(&["process:step"]);
+    req.processes = Some(ProcessRestrictions::Any(vec![]));
+    let (key, token) = auth
+        .issue_api_key(&admin(&auth), req, now())
+        .expect("issued");
+    assert_eq!(key.processes, Value::Null);
+    let user = login(&auth, &token, now()).expect("user");
+    assert_eq!(user.restrictions, None);
+    assert!(user.allows("any", Some("one"), Some("thing")));
+}
+
+#[test]
+fn api_key_request_from_json() {
+    let req: ApiKeyRequest = serde_json::from_value(json!({
+        "name": "deploy", "privileges": ["scenario:write"], "expiration": "2025-02-01T00:00:00.000Z",
+        "processes": [{"scenario": "s", "actors": ["a"], "actions": ["go"]}], "description": "ignored"
+    }))
+    .expect("request");
+    assert_eq!(req.expiration, Timestamp::parse("2025-02-01T00:00:00Z"));
+    assert_eq!(req.expiration_days, None);
+    assert!(matches!(req.processes, Some(ProcessRestrictions::Any(ref l)) if l.len() == 1));
+}
+
 // --- HTTP glue --------------------------------------------------------------------------------
 
 async fn body_json(response: Response) -> Value {
@@ -428,16 +705,30 @@ async fn extractor_reads_the_authorization_header() {
         .expect_err("missing");
     assert!(matches!(e, AuthError::Missing));
 
+    // API keys are checked on a blocking thread.
+    let (_, key) = auth
+        .issue_api_key(
+            &admin(&auth),
+            request(&["scenario:read"]),
+            Timestamp(chrono::Utc::now()),
+        )
+        .expect("issued");
+    let user =
+        <User as FromRequestParts<_>>::from_request_parts(&mut parts(Some(&bearer(&key))), &auth)
+            .await
+            .expect("api key user");
+    assert!(user.can("scenario:read"));
+
     // Option<User>: none without a header, but an invalid header is still refused.
     let none = <User as OptionalFromRequestParts<_>>::from_request_parts(&mut parts(None), &auth)
         .await
         .expect("optional");
     assert_eq!(none, None);
     let e = <User as OptionalFromRequestParts<_>>::from_request_parts(
-        &mut parts(Some("Bearer nope")),
+        &mut parts(Some("Bearer lfl_nope")),
         &auth,
     )
     .await
     .expect_err("refused");
-    assert!(matches!(e, AuthError::InvalidToken(_)));
+    assert!(matches!(e, AuthError::MalformedApiKey));
 }
