@@ -45,6 +45,13 @@ pub struct AppState {
     pub settings: Arc<ApiSettings>,
 }
 
+/// Lets the [`auth::User`] extractor find the authentication state.
+impl axum::extract::FromRef<AppState> for Arc<auth::Auth> {
+    fn from_ref(state: &AppState) -> Self {
+        state.auth.clone()
+    }
+}
+
 /// The API router (SPEC 6). Tests call it with `tower::ServiceExt::oneshot`; the node
 /// serves it with `axum::serve`.
 pub fn router(state: AppState) -> Router {
