@@ -6,7 +6,8 @@
 use super::config::{Config, LogFormat, StorageKind};
 use super::engine::{Engine, EngineError};
 use super::timers;
-use crate::api::{self, auth::Auth, AppState};
+use crate::api::auth::{Auth, AuthError};
+use crate::api::{self, AppState};
 use crate::schema::{SchemaError, SchemaRegistry};
 use crate::store::{self, MemoryStore, RedbStore, Store};
 use axum::routing::get;
@@ -56,6 +57,10 @@ pub enum ServeError {
         /// What is wrong, per file.
         problems: Vec<ScenarioProblem>,
     },
+    /// The authentication settings are unusable (no JWT key in production, a bad key or
+    /// privilege).
+    #[error("authentication: {0}")]
+    Auth(#[from] AuthError),
     /// The engine failed while starting (storing scenarios, firing due timers).
     #[error(transparent)]
     Engine(#[from] EngineError),
@@ -248,7 +253,7 @@ impl Node {
             Some(folder) => load_scenarios(&engine, folder)?.len(),
             None => 0,
         };
-        let auth = Auth::new(config.auth.clone(), store);
+        let auth = Auth::new(config.auth.clone(), config.dev, store)?;
         let state = AppState {
             engine: engine.clone(),
             auth: Arc::new(auth),
@@ -418,7 +423,6 @@ pub fn run(config: Config) -> Result<(), ServeError> {
 mod tests {
     use super::*;
     use crate::node::config::{Env, Flags};
-    use crate::store::ScenarioStore;
 
     const GOOD: &str = "actors:\n  user: {}\nactions:\n  go:\n    actor: user\nstates:\n  initial:\n    on: go\n    goto: (done)\n";
 
