@@ -21,10 +21,11 @@ pub(crate) struct ServeArgs {
     /// Scenarios folder: scenarios come only from it (read-only mode) [default:
     /// $LETSFLOW_SCENARIOS, else ./scenarios when present; "" for none].
     #[arg(long, value_name = "DIR")]
-    scenarios: Option<PathBuf>,
-    /// Folder with local schemas [default: $LETSFLOW_SCHEMAS, else ./schemas when present].
+    scenarios: Option<String>,
+    /// Folder with local schemas [default: $LETSFLOW_SCHEMAS, else ./schemas when present;
+    /// "" for none].
     #[arg(long, value_name = "DIR")]
-    schemas: Option<PathBuf>,
+    schemas: Option<String>,
     /// Development mode: demo accounts, no JWT key needed [default: $LETSFLOW_DEV, else on
     /// unless a JWT secret or public key is configured].
     #[arg(long)]
@@ -39,8 +40,9 @@ impl ServeArgs {
             config: self.config,
             data: self.data,
             http: self.http,
-            scenarios: self.scenarios,
-            schemas: self.schemas,
+            // Text, so that "" (no folder) gets through.
+            scenarios: self.scenarios.map(PathBuf::from),
+            schemas: self.schemas.map(PathBuf::from),
             dev: self.dev,
         };
         let config = match Config::load(&flags, &Env::from_process()) {
