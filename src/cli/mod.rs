@@ -1,6 +1,7 @@
 //! Command-line interface: scenario tools, running processes from a script of ops, the
 //! Gherkin test suite, the node (`serve`) and its load benchmark (`bench`).
 
+mod bench;
 mod run;
 mod scenario;
 mod serve;
@@ -29,6 +30,9 @@ enum Command {
     Test(test::TestArgs),
     /// Run a node: the REST API over durable storage, with timers.
     Serve(serve::ServeArgs),
+    /// Load benchmarks of a node.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 /// Exit code for input that could not be read or parsed.
@@ -42,6 +46,7 @@ impl Cli {
             Command::Run(args) => args.run(),
             Command::Test(args) => args.run(),
             Command::Serve(args) => args.run(),
+            Command::Bench(cmd) => cmd.run(),
         }
     }
 }
