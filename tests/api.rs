@@ -79,6 +79,24 @@ states:
     goto: (done)
 "#;
 
+/// A client submits, a service checks.
+const CHECK: &str = r#"
+name: check
+version: "1.0"
+actors:
+  client:
+    title: Client
+states:
+  initial:
+    on: submit
+    by: client
+    goto: checking
+  checking:
+    on: verified
+    by: service:checker
+    goto: (ok)
+"#;
+
 /// A running API on a loopback port.
 struct Node {
     base: String,
@@ -339,7 +357,11 @@ async fn demo_accounts_only_in_development_mode() {
         .send()
         .await
         .expect("send");
-    error(res, StatusCode::NOT_FOUND).await;
+    let message = error(res, StatusCode::NOT_FOUND).await;
+    assert_eq!(
+        message,
+        "Demo accounts are only available in development mode"
+    );
 
     let dev = serve(
         Arc::new(MemoryStore::new()),
@@ -1455,4 +1477,56 @@ async fn processes_survive_a_restart_with_redb() {
         .await
         .expect("send");
     assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn people_do_not_speak_for_services() {
+    let node = node().await;
+    let id = node.scenario(CHECK).await;
+    let alice = token("alice", &[]);
+    let res = node
+        .post("/processes", &alice)
+        .json(&json!({"scenario": id, "actors": {"client": {"id": "alice"}}, "action": "submit"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let pid = json_of(res).await["id"].as_str().expect("id").to_string();
+    let verified = format!("/processes/{pid}/verified");
+
+    let res = node.post(&verified, &alice).send().await.expect("send");
+    error(res, StatusCode::FORBIDDEN).await;
+    let res = node
+        .post(&verified, &alice)
+        .header("As-Actor", "service:checker")
+        .send()
+        .await
+        .expect("send");
+    error(res, StatusCode::FORBIDDEN).await;
+    assert_eq!(
+        events(&node.process(&pid).await).len(),
+        2,
+        "nothing recorded"
+    );
+
+    // an application with a key may; an empty body with any content type is no response
+    let key = issue(
+        &node,
+        json!({"name": "checker", "privileges": ["process:step"]}),
+    )
+    .await;
+    let res = node
+        .post(&verified, &key)
+        .header("As-Actor", "service:checker")
+        .header(CONTENT_TYPE, "text/plain")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::OK);
+    let process = json_of(res).await;
+    assert_eq!(process["current"]["key"], "(ok)");
+    assert_eq!(
+        events(&process).last().expect("event")["actor"],
+        json!({"key": "service:checker"})
+    );
 }

@@ -71,6 +71,9 @@ pub enum ApiError {
         /// Request path.
         path: String,
     },
+    /// Demo accounts exist only in development mode.
+    #[error("Demo accounts are only available in development mode")]
+    DevOnly,
     /// The route exists but not for this method.
     #[error("Method {method} is not allowed for {path}")]
     MethodNotAllowed {
@@ -177,7 +180,8 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::NotFound { .. }
             | ApiError::UnknownAction { .. }
-            | ApiError::NoRoute { .. } => StatusCode::NOT_FOUND,
+            | ApiError::NoRoute { .. }
+            | ApiError::DevOnly => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::MissingPrivilege(_)
             | ApiError::ReadOnly

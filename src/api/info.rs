@@ -65,10 +65,7 @@ pub async fn info(State(state): State<AppState>, Accept(format): Accept) -> Resu
 )]
 pub async fn demo_accounts(State(state): State<AppState>, Accept(format): Accept) -> Result<Reply> {
     if !state.settings.dev {
-        return Err(ApiError::NoRoute {
-            method: "GET".into(),
-            path: "/demo-accounts".into(),
-        });
+        return Err(ApiError::DevOnly);
     }
     let accounts = state.auth.demo_accounts(now());
     let accounts = serde_json::to_value(accounts).map_err(|e| ApiError::Emit(e.to_string()))?;

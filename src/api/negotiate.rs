@@ -140,11 +140,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Accept {
 }
 
 /// A request body as received: its format (from `Content-Type`) and its bytes, which may
-/// be empty. Reading it fails with 415 for an unsupported content type and 413 for a body
-/// over the limit.
+/// be empty. Receiving it fails with 413 for a body over the limit; parsing a non-empty
+/// body fails with 415 for an unsupported content type and 400 when it is malformed.
 #[derive(Debug, Clone)]
 pub struct Payload {
-    format: Format,
+    /// The format, or the unsupported content type.
+    format: std::result::Result<Format, String>,
     bytes: Bytes,
 }
 
@@ -156,7 +157,10 @@ impl Payload {
         if text.trim().is_empty() {
             return Ok(None);
         }
-        self.format.parse(text).map(Some)
+        match &self.format {
+            Ok(format) => format.parse(text).map(Some),
+            Err(content_type) => Err(ApiError::UnsupportedMediaType(content_type.clone())),
+        }
     }
 
     /// The parsed body, which must not be empty.
@@ -183,10 +187,9 @@ impl FromRequest<AppState> for Payload {
             .headers()
             .get(CONTENT_TYPE)
             .map(|v| v.to_str().unwrap_or("(not text)").to_string());
-        let format = match content_type.as_deref() {
-            None => Format::Json,
-            Some(ct) => Format::from_media_type(ct)
-                .ok_or_else(|| ApiError::UnsupportedMediaType(ct.into()))?,
+        let format = match content_type {
+            None => Ok(Format::Json),
+            Some(ct) => Format::from_media_type(&ct).ok_or(ct),
         };
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             match rejection.status() {

@@ -626,6 +626,12 @@ fn resolve_actor(
     as_actor: Option<&str>,
 ) -> Result<String> {
     if let Some(key) = as_actor.filter(|k| !k.is_empty()) {
+        // A person does not speak for a service (unless they may do anything).
+        if key.starts_with("service:") && identified(user) && !user.can("process:super") {
+            return Err(ApiError::NotAnActor {
+                action: action.to_string(),
+            });
+        }
         return Ok(key.to_string());
     }
     let available = process
