@@ -82,12 +82,10 @@ pub enum ApiError {
         /// Request path.
         path: String,
     },
-    /// Authentication failed or was refused (its own status code).
+    /// Authentication failed, a privilege is missing, or an API-key operation was refused
+    /// (answered by [`AuthError`] itself, with its status code).
     #[error(transparent)]
     Auth(#[from] AuthError),
-    /// The caller lacks a privilege.
-    #[error("Missing privilege '{0}'")]
-    MissingPrivilege(&'static str),
     /// Scenarios come from a folder on this node and cannot be changed through the API.
     #[error("Scenarios are read-only on this node")]
     ReadOnly,
@@ -163,8 +161,8 @@ impl From<EngineError> for ApiError {
 }
 
 impl ApiError {
-    /// The HTTP status of the error (authentication errors answer their own).
-    fn status(&self) -> StatusCode {
+    /// The HTTP status of the error.
+    pub fn status(&self) -> StatusCode {
         match self {
             ApiError::Malformed(_)
             | ApiError::InvalidBody(_)
@@ -183,12 +181,11 @@ impl ApiError {
             | ApiError::NoRoute { .. }
             | ApiError::DevOnly => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::MissingPrivilege(_)
-            | ApiError::ReadOnly
+            ApiError::ReadOnly
             | ApiError::Restricted(_)
             | ApiError::NotAnActor { .. }
             | ApiError::ActionRequired => StatusCode::FORBIDDEN,
-            ApiError::Auth(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Auth(e) => e.status(),
             ApiError::Engine(EngineError::Exists(_)) => StatusCode::CONFLICT,
             ApiError::Engine(_) | ApiError::Task(_) | ApiError::Emit(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR

@@ -2,7 +2,7 @@
 //! content negotiation (JSON/YAML) and the OpenAPI document.
 //!
 //! [`router`] builds the whole API over an [`AppState`]. Handlers authenticate with the
-//! [`auth::User`] extractor, check privileges with [`require`], read bodies with
+//! [`auth::User`] extractor, check privileges with [`auth::User::require`], read bodies with
 //! [`negotiate::Payload`] / [`negotiate::Body`] and answer [`negotiate::Reply`] or
 //! [`ApiError`]. The engine is synchronous; handlers run it with [`blocking`]. This layer is
 //! where the clock is read ([`now`]) and process ids are drawn (uuid v4): the engine below
@@ -69,6 +69,13 @@ pub struct AppState {
     pub settings: Arc<ApiSettings>,
 }
 
+/// Lets the [`auth::User`] extractor find the authentication state.
+impl axum::extract::FromRef<AppState> for Arc<auth::Auth> {
+    fn from_ref(state: &AppState) -> Self {
+        state.auth.clone()
+    }
+}
+
 /// The API router (SPEC 6). Tests call it with `tower::ServiceExt::oneshot`; the node
 /// serves it with `axum::serve`.
 ///
@@ -119,15 +126,6 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
 /// The current time, to the millisecond (as events record it).
 pub fn now() -> Timestamp {
     Timestamp::from_millis(chrono::Utc::now().timestamp_millis())
-}
-
-/// Fails with 403 unless `user` holds `privilege`.
-pub fn require(user: &auth::User, privilege: &'static str) -> Result<(), ApiError> {
-    if user.can(privilege) {
-        Ok(())
-    } else {
-        Err(ApiError::MissingPrivilege(privilege))
-    }
 }
 
 /// Runs synchronous work (the engine, the store) on a blocking thread.

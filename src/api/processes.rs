@@ -6,8 +6,8 @@
 //!   `role` is one of the user's roles — or when they hold `process:super`.
 //! - A caller without id and roles (an API key, acting for an application) sees the
 //!   processes its restrictions allow, provided it holds a `process:…` privilege.
-//! - An API key's restrictions `[{scenario, actors?, actions?}]` limit the scenarios (by id
-//!   or name), actors and actions it may use.
+//! - An API key's restrictions `[{scenario, actors?, actions?}]` limit the scenarios (by
+//!   id), actors and actions it may use ([`User::allows`]).
 //!
 //! A process the caller may not see answers 404, as if it did not exist.
 
@@ -15,7 +15,7 @@ use super::auth::User;
 use super::error::{ApiError, ErrorBody, Result};
 use super::negotiate::{split_suffix, Accept, Body, Payload, Reply};
 use super::scenarios::ScenarioSummary;
-use super::{blocking, now, require, AppState, Path, Query};
+use super::{blocking, now, AppState, Path, Query};
 use crate::node::{Engine, EngineError};
 use crate::process::{Process, StepActor};
 use axum::extract::State;
@@ -136,7 +136,7 @@ pub async fn list_processes(
     }
     let all = query.all.unwrap_or(false);
     if all {
-        require(&user, "process:super")?;
+        user.require("process:super")?;
     }
     let engine = state.engine.clone();
     let (total, list) = blocking(move || list_page(&engine, &user, all, page)).await?;
@@ -180,9 +180,7 @@ fn list_page(
                 .get("scenario")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
-            let summary = scenario_summary(engine, &mut scenarios, scenario_id)?;
-            let name = summary.as_ref().and_then(|s| s.name.as_deref());
-            if !listed(user, all, &v, (scenario_id, name)) {
+            if !listed(user, all, &v, scenario_id) {
                 continue;
             }
             view = Some(v);
@@ -277,7 +275,7 @@ pub async fn start_process(
     headers: HeaderMap,
     Body(instructions): Body<StartInstructions>,
 ) -> Result<Reply> {
-    require(&user, "process:start")?;
+    user.require("process:start")?;
     let as_actor = as_actor(&headers)?;
     if instructions.action.is_none() && identified(&user) && !user.can("process:super") {
         return Err(ApiError::ActionRequired);
@@ -305,13 +303,12 @@ pub async fn start_process(
         if record.disabled {
             return Err(ApiError::Disabled(record.id));
         }
-        let name = record.json.get("name").and_then(Value::as_str);
         let action = action.map(|a| match a {
             StartAction::Key(key) => (key, None),
             StartAction::WithResponse { key, response } => (key, response),
         });
         let action_key = action.as_ref().map(|(k, _)| k.as_str());
-        if !restriction_allows(&user, (&record.id, name), None, action_key) {
+        if !user.allows(&record.id, None, action_key) {
             return Err(ApiError::Restricted(format!(
                 "scenario '{}' is not allowed",
                 record.id
@@ -325,7 +322,7 @@ pub async fn start_process(
         let mut trial = Process::instantiate(scenario, &id, actors.clone(), at)
             .map_err(|e| ApiError::Refused(e.to_string()))?;
         let key = resolve_actor(&trial, &action, &user, as_actor.as_deref())?;
-        if !restriction_allows(&user, (&record.id, name), Some(&key), Some(&action)) {
+        if !user.allows(&record.id, Some(&key), Some(&action)) {
             return Err(ApiError::Restricted(format!(
                 "actor '{key}' may not perform '{action}'"
             )));
@@ -427,7 +424,7 @@ pub async fn step_process(
     Path((id, action)): Path<(String, String)>,
     payload: Payload,
 ) -> Result<Reply> {
-    require(&user, "process:step")?;
+    user.require("process:step")?;
     let as_actor = as_actor(&headers)?;
     let response = payload.value()?;
     let engine = state.engine.clone();
@@ -438,7 +435,7 @@ pub async fn step_process(
             return Err(ApiError::UnknownAction { action });
         }
         let key = resolve_actor(&process, &action, &user, as_actor.as_deref())?;
-        if !restriction_allows(&user, scenario_of(&process), Some(&key), Some(&action)) {
+        if !user.allows(process.scenario().id(), Some(&key), Some(&action)) {
             return Err(ApiError::Restricted(format!(
                 "actor '{key}' may not perform '{action}'"
             )));
@@ -489,19 +486,10 @@ fn visible_process(engine: &Engine, user: &User, id: &str) -> Result<Process> {
         return Err(not_found());
     }
     let process = engine.process(id)?;
-    if !can_see(user, process.actors(), scenario_of(&process)) {
+    if !can_see(user, process.actors(), process.scenario().id()) {
         return Err(not_found());
     }
     Ok(process)
-}
-
-/// The scenario id and name of a process.
-fn scenario_of(process: &Process) -> (&str, Option<&str>) {
-    let scenario = process.scenario();
-    (
-        scenario.id(),
-        scenario.json().get("name").and_then(Value::as_str),
-    )
 }
 
 /// Whether the caller is a person (has an id or roles) rather than an application.
@@ -538,8 +526,8 @@ fn is_actor(actors: &Value, user: &User) -> bool {
 }
 
 /// Whether the caller may see a process with these actors of this scenario.
-fn can_see(user: &User, actors: &Value, scenario: (&str, Option<&str>)) -> bool {
-    if !restriction_allows(user, scenario, None, None) {
+fn can_see(user: &User, actors: &Value, scenario: &str) -> bool {
+    if !user.allows(scenario, None, None) {
         return false;
     }
     if user.can("process:super") {
@@ -553,8 +541,8 @@ fn can_see(user: &User, actors: &Value, scenario: (&str, Option<&str>)) -> bool 
 }
 
 /// Whether a process (its stored view) is listed for the caller.
-fn listed(user: &User, all: bool, view: &Value, scenario: (&str, Option<&str>)) -> bool {
-    if !restriction_allows(user, scenario, None, None) {
+fn listed(user: &User, all: bool, view: &Value, scenario: &str) -> bool {
+    if !user.allows(scenario, None, None) {
         return false;
     }
     if all {
@@ -566,37 +554,6 @@ fn listed(user: &User, all: bool, view: &Value, scenario: (&str, Option<&str>)) 
     } else {
         user.can("process:start") || user.can("process:step")
     }
-}
-
-/// Whether an API key's restrictions allow this scenario (by id or name), actor and
-/// action. No restrictions (or an empty list) allow everything; otherwise one entry
-/// `{scenario?, actors?, actions?}` must allow all three.
-fn restriction_allows(
-    user: &User,
-    scenario: (&str, Option<&str>),
-    actor: Option<&str>,
-    action: Option<&str>,
-) -> bool {
-    let entries: Vec<&Value> = match &user.restrictions {
-        None | Some(Value::Null) => return true,
-        Some(Value::Array(list)) if list.is_empty() => return true,
-        Some(Value::Array(list)) => list.iter().collect(),
-        Some(other) => vec![other],
-    };
-    let in_list = |entry: &Value, field: &str, value: Option<&str>| match (
-        value,
-        entry.get(field).and_then(Value::as_array),
-    ) {
-        (Some(value), Some(list)) => list.iter().any(|v| v.as_str() == Some(value)),
-        _ => true,
-    };
-    entries.iter().any(|entry| {
-        let scenario_ok = match entry.get("scenario").and_then(Value::as_str) {
-            None => true,
-            Some(s) => s == scenario.0 || Some(s) == scenario.1,
-        };
-        scenario_ok && in_list(entry, "actors", actor) && in_list(entry, "actions", action)
-    })
 }
 
 /// Whether the scenario of the process defines the action (as `ACTION` or, for an
@@ -657,14 +614,14 @@ fn resolve_actor(
             .map(|m| m.keys().cloned().collect())
             .unwrap_or_default()
     });
-    let scenario = scenario_of(process);
+    let scenario = process.scenario().id();
     let mine: Vec<String> = candidates
         .into_iter()
         .filter(|key| {
             if identified(user) {
                 process.actors().get(key).is_some_and(|a| plays(a, user))
             } else {
-                restriction_allows(user, scenario, Some(key), Some(action))
+                user.allows(scenario, Some(key), Some(action))
             }
         })
         .collect();

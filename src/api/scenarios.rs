@@ -3,7 +3,7 @@
 use super::auth::User;
 use super::error::{ApiError, ErrorBody, Result};
 use super::negotiate::{split_suffix, Accept, Payload, Reply};
-use super::{blocking, now, require, AppState, Path};
+use super::{blocking, now, AppState, Path};
 use axum::extract::State;
 use axum::http::{header, HeaderName, StatusCode};
 use serde::Serialize;
@@ -66,7 +66,7 @@ pub async fn list_scenarios(
     user: User,
     Accept(format): Accept,
 ) -> Result<Reply> {
-    require(&user, "scenario:read")?;
+    user.require("scenario:read")?;
     let engine = state.engine.clone();
     let mut list: Vec<ScenarioSummary> = blocking(move || {
         Ok(engine
@@ -107,7 +107,7 @@ pub async fn store_scenario(
     Accept(format): Accept,
     payload: Payload,
 ) -> Result<Reply> {
-    require(&user, "scenario:write")?;
+    user.require("scenario:write")?;
     if state.settings.read_only_scenarios {
         return Err(ApiError::ReadOnly);
     }
@@ -155,7 +155,7 @@ pub async fn get_scenario(
     Accept(accept): Accept,
     Path(id): Path<String>,
 ) -> Result<Reply> {
-    require(&user, "scenario:read")?;
+    user.require("scenario:read")?;
     let (id, suffix) = split_suffix(&id);
     let id = id.to_string();
     let engine = state.engine.clone();
@@ -185,7 +185,7 @@ pub async fn disable_scenario(
     user: User,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
-    require(&user, "scenario:write")?;
+    user.require("scenario:write")?;
     if state.settings.read_only_scenarios {
         return Err(ApiError::ReadOnly);
     }
