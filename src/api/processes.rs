@@ -525,14 +525,9 @@ fn is_actor(actors: &Value, user: &User) -> bool {
         .is_some_and(|map| map.values().any(|a| plays(a, user)))
 }
 
-/// Whether the caller may see a process with these actors of this scenario.
-fn can_see(user: &User, actors: &Value, scenario: &str) -> bool {
-    if !user.allows(scenario, None, None) {
-        return false;
-    }
-    if user.can("process:super") {
-        return true;
-    }
+/// Whether the caller takes part in a process with these actors: a person through an actor
+/// assigned to them, an application (API key) through a process privilege.
+fn participates(user: &User, actors: &Value) -> bool {
     if identified(user) {
         is_actor(actors, user)
     } else {
@@ -540,20 +535,15 @@ fn can_see(user: &User, actors: &Value, scenario: &str) -> bool {
     }
 }
 
+/// Whether the caller may see a process with these actors of this scenario.
+fn can_see(user: &User, actors: &Value, scenario: &str) -> bool {
+    user.allows(scenario, None, None) && (user.can("process:super") || participates(user, actors))
+}
+
 /// Whether a process (its stored view) is listed for the caller.
 fn listed(user: &User, all: bool, view: &Value, scenario: &str) -> bool {
-    if !user.allows(scenario, None, None) {
-        return false;
-    }
-    if all {
-        return true;
-    }
     let actors = view.get("actors").unwrap_or(&Value::Null);
-    if identified(user) {
-        is_actor(actors, user)
-    } else {
-        user.can("process:start") || user.can("process:step")
-    }
+    user.allows(scenario, None, None) && (all || participates(user, actors))
 }
 
 /// Whether the scenario of the process defines the action (as `ACTION` or, for an
@@ -568,9 +558,10 @@ fn knows_action(process: &Process, action: &str) -> bool {
         return false;
     };
     actions.contains_key(action)
-        || actions
-            .keys()
-            .any(|k| k.split_once('.').is_some_and(|(_, a)| a == action))
+        || actions.keys().any(|k| {
+            k.strip_suffix(action)
+                .is_some_and(|state| state.ends_with('.'))
+        })
 }
 
 /// The actor to perform `action` as: `As-Actor` when given; else the one actor the caller
