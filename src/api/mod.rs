@@ -1,11 +1,35 @@
 //! The REST API of a node (SPEC 6, `seed/engine-api.txt`): axum router, authentication,
 //! content negotiation (JSON/YAML) and the OpenAPI document.
+//!
+//! [`router`] builds the whole API over an [`AppState`]. Handlers authenticate with the
+//! [`auth::User`] extractor, check privileges with [`auth::User::require`], read bodies with
+//! [`negotiate::Payload`] / [`negotiate::Body`] and answer [`negotiate::Reply`] or
+//! [`ApiError`]. The engine is synchronous; handlers run it with [`blocking`]. This layer is
+//! where the clock is read ([`now`]) and process ids are drawn (uuid v4): the engine below
+//! gets both as arguments.
 
+mod apikeys;
 pub mod auth;
+mod error;
+mod info;
+pub mod negotiate;
+mod openapi;
+mod processes;
+mod scenarios;
+
+pub use error::ApiError;
+pub use openapi::openapi;
 
 use crate::node::Engine;
+use crate::process::Timestamp;
+use axum::extract::{DefaultBodyLimit, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{Method, Uri};
 use axum::Router;
+use serde::de::DeserializeOwned;
 use std::sync::Arc;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
 
 /// Settings of the API that come from the node configuration.
 #[derive(Debug, Clone)]
@@ -54,7 +78,97 @@ impl axum::extract::FromRef<AppState> for Arc<auth::Auth> {
 
 /// The API router (SPEC 6). Tests call it with `tower::ServiceExt::oneshot`; the node
 /// serves it with `axum::serve`.
+///
+/// Besides the endpoints of SPEC 6 it serves `GET /health`, the OpenAPI document at
+/// `/openapi.json` and Swagger UI at `/docs`. Every request gets an `x-request-id` (kept
+/// when the client sends one, echoed in the response) and a trace span that carries it.
 pub fn router(state: AppState) -> Router {
-    let _ = state;
-    Router::new()
+    let (api, doc) = openapi::routes().split_for_parts();
+    let docs = utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", doc);
+    api.merge(docs)
+        .fallback(no_route)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.settings.body_limit))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+                let id = request
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                tracing::info_span!(
+                    "request",
+                    method = %request.method(),
+                    uri = %request.uri(),
+                    request_id = %id,
+                )
+            }),
+        )
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(state)
+}
+
+async fn no_route(method: Method, uri: Uri) -> ApiError {
+    ApiError::NoRoute {
+        method: method.to_string(),
+        path: uri.path().to_string(),
+    }
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::MethodNotAllowed {
+        method: method.to_string(),
+        path: uri.path().to_string(),
+    }
+}
+
+/// The current time, to the millisecond (as events record it).
+pub fn now() -> Timestamp {
+    Timestamp::from_millis(chrono::Utc::now().timestamp_millis())
+}
+
+/// Runs synchronous work (the engine, the store) on a blocking thread.
+pub async fn blocking<T, F>(work: F) -> Result<T, ApiError>
+where
+    F: FnOnce() -> Result<T, ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(work).await?
+}
+
+/// Query parameters; an unreadable query string answers 400 with an [`ApiError`].
+#[derive(Debug, Clone)]
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Query(q.0))
+            .map_err(|e| ApiError::InvalidParameter {
+                what: "query",
+                message: e.body_text(),
+            })
+    }
+}
+
+/// Path parameters; an unreadable path answers 400 with an [`ApiError`].
+#[derive(Debug, Clone)]
+pub struct Path<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| Path(p.0))
+            .map_err(|e| ApiError::InvalidParameter {
+                what: "path",
+                message: e.body_text(),
+            })
+    }
 }

@@ -120,6 +120,11 @@ impl SchemaRegistry {
         Ok(count)
     }
 
+    /// The names of all schemas, built-in ones (named by their `$id`) included, in order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.schemas.keys().map(String::as_str)
+    }
+
     /// A schema by name (`actions/form-v1`), by `$id` (`schema:actions/form-v1`,
     /// `https://schemas.letsflow.io/v1.0/scenario`), or by a `schema:` name.
     pub fn get(&self, name_or_id: &str) -> Option<&Value> {

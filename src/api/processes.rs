@@ -1,0 +1,642 @@
+//! `/processes`: list, start, get (with prediction) and step processes.
+//!
+//! Who may see and act on what:
+//! - A *person* (a user with an id or roles) sees a process when one of its actors is
+//!   assigned to them — the actor's `id` is the user id, or, for an actor without id, its
+//!   `role` is one of the user's roles — or when they hold `process:super`.
+//! - A caller without id and roles (an API key, acting for an application) sees the
+//!   processes its restrictions allow, provided it holds a `process:…` privilege.
+//! - An API key's restrictions `[{scenario, actors?, actions?}]` limit the scenarios (by
+//!   id), actors and actions it may use ([`User::allows`]).
+//!
+//! A process the caller may not see answers 404, as if it did not exist.
+
+use super::auth::User;
+use super::error::{ApiError, ErrorBody, Result};
+use super::negotiate::{split_suffix, Accept, Body, Payload, Reply};
+use super::scenarios::ScenarioSummary;
+use super::{blocking, now, AppState, Path, Query};
+use crate::node::{Engine, EngineError};
+use crate::process::{Process, StepActor};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderName, StatusCode};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+use utoipa::{IntoParams, ToSchema};
+
+/// Processes per page of `GET /processes`.
+pub const PAGE_SIZE: usize = 100;
+
+/// The header naming the actor to perform a step as.
+const AS_ACTOR: &str = "as-actor";
+
+/// The header with the number of processes a listing has over all pages.
+const X_TOTAL_COUNT: HeaderName = HeaderName::from_static("x-total-count");
+
+/// Query of `GET /processes`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Page number, starting at 1 (100 processes a page).
+    page: Option<usize>,
+    /// Also list processes where the caller is not an actor (needs `process:super`).
+    all: Option<bool>,
+}
+
+/// Query of `GET /processes/{id}`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct GetQuery {
+    /// Add the predicted next states as `next`.
+    predict: Option<bool>,
+}
+
+/// Body of `POST /processes`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct StartInstructions {
+    /// The scenario id.
+    scenario: String,
+    /// Properties of actors, e.g. `{"client": {"id": "u1", "title": "Client"}}`.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    actors: Map<String, Value>,
+    /// The first action, performed right after the start by the caller.
+    #[serde(default)]
+    action: Option<StartAction>,
+}
+
+/// The first action of a new process: its key, or its key with a response.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum StartAction {
+    /// Only the action key (no response).
+    Key(String),
+    /// The action key and the response.
+    WithResponse {
+        /// The action key.
+        key: String,
+        /// The response (none: the default of the response schema).
+        #[serde(default)]
+        #[schema(value_type = Object)]
+        response: Option<Value>,
+    },
+}
+
+/// A process as listed by `GET /processes`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProcessSummary {
+    /// Process id.
+    id: String,
+    /// Title.
+    #[schema(value_type = String)]
+    title: Value,
+    /// False once the process ended.
+    is_running: bool,
+    /// Tags.
+    #[schema(value_type = Vec<String>)]
+    tags: Value,
+    /// The scenario (null when it cannot be read).
+    scenario: Option<ScenarioSummary>,
+    /// The actors by key.
+    #[schema(value_type = Object)]
+    actors: Value,
+    /// The current state: `{key, title, timestamp}`.
+    #[schema(value_type = Object)]
+    current: Value,
+}
+
+/// List processes where the caller is an actor (`all=true`: every process, needs
+/// `process:super`), 100 a page, in id order. `X-Total-Count` tells the number over all
+/// pages.
+#[utoipa::path(
+    get, path = "/processes", tag = "process",
+    security(("bearer" = [])),
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of process summaries", body = [ProcessSummary]),
+        (status = 400, description = "Bad query", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "`all=true` without `process:super`", body = ErrorBody),
+    )
+)]
+pub async fn list_processes(
+    State(state): State<AppState>,
+    user: User,
+    Accept(format): Accept,
+    Query(query): Query<ListQuery>,
+) -> Result<Reply> {
+    let page = query.page.unwrap_or(1);
+    if page == 0 {
+        return Err(ApiError::InvalidParameter {
+            what: "query",
+            message: "page numbers start at 1".into(),
+        });
+    }
+    let all = query.all.unwrap_or(false);
+    if all {
+        user.require("process:super")?;
+    }
+    let engine = state.engine.clone();
+    let (total, list) = blocking(move || list_page(&engine, &user, all, page)).await?;
+    let list = serde_json::to_value(list).map_err(|e| ApiError::Emit(e.to_string()))?;
+    Ok(Reply::ok(list)
+        .header(X_TOTAL_COUNT, &total.to_string())
+        .format(format))
+}
+
+fn list_page(
+    engine: &Engine,
+    user: &User,
+    all: bool,
+    page: usize,
+) -> Result<(usize, Vec<ProcessSummary>)> {
+    let store = engine.store();
+    let ids: Vec<String> = if all || !identified(user) {
+        store
+            .processes()
+            .map_err(EngineError::from)?
+            .collect::<Result<_, _>>()
+            .map_err(EngineError::from)?
+    } else {
+        store
+            .processes_of(user.id.as_deref(), &user.roles)
+            .map_err(EngineError::from)?
+    };
+    // Every process is listed only for a super user without restrictions.
+    let filter = !all || user.restrictions.is_some();
+    let skip = (page - 1) * PAGE_SIZE;
+    let mut scenarios: HashMap<String, Option<ScenarioSummary>> = HashMap::new();
+    let mut total = 0;
+    let mut list = Vec::new();
+    for id in ids {
+        let mut view = None;
+        if filter {
+            let Some(v) = store.view(&id).map_err(EngineError::from)? else {
+                continue;
+            };
+            let scenario_id = v
+                .get("scenario")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            if !listed(user, all, &v, scenario_id) {
+                continue;
+            }
+            view = Some(v);
+        }
+        total += 1;
+        if total <= skip || total > skip + PAGE_SIZE {
+            continue;
+        }
+        let view = match view {
+            Some(v) => v,
+            None => match store.view(&id).map_err(EngineError::from)? {
+                Some(v) => v,
+                None => continue,
+            },
+        };
+        let scenario_id = view
+            .get("scenario")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let scenario = scenario_summary(engine, &mut scenarios, scenario_id)?;
+        list.push(summary_of(&id, &view, scenario));
+    }
+    Ok((total, list))
+}
+
+/// The summary of scenario `id`, read once per listing.
+fn scenario_summary(
+    engine: &Engine,
+    cache: &mut HashMap<String, Option<ScenarioSummary>>,
+    id: &str,
+) -> Result<Option<ScenarioSummary>> {
+    if let Some(s) = cache.get(id) {
+        return Ok(s.clone());
+    }
+    let summary = engine
+        .store()
+        .scenario(id)
+        .map_err(EngineError::from)?
+        .map(|r| ScenarioSummary::of(&r.id, &r.json));
+    cache.insert(id.to_string(), summary.clone());
+    Ok(summary)
+}
+
+fn summary_of(id: &str, view: &Value, scenario: Option<ScenarioSummary>) -> ProcessSummary {
+    let field = |name: &str| view.get(name).cloned().unwrap_or(Value::Null);
+    let current = view.get("current");
+    let current_field = |name: &str| {
+        current
+            .and_then(|c| c.get(name))
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    ProcessSummary {
+        id: id.to_string(),
+        title: field("title"),
+        is_running: view
+            .get("isRunning")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        tags: field("tags"),
+        scenario,
+        actors: field("actors"),
+        current: json!({
+            "key": current_field("key"),
+            "title": current_field("title"),
+            "timestamp": current_field("timestamp"),
+        }),
+    }
+}
+
+/// Start a process. With an `action`, the caller performs it right away (as the actor
+/// `As-Actor` names, or the one actor they can be); when that step is rejected nothing is
+/// stored. A person without `process:super` must give an action.
+#[utoipa::path(
+    post, path = "/processes", tag = "process",
+    security(("bearer" = [])),
+    params(("As-Actor" = Option<String>, Header, description = "The actor to perform the first action as")),
+    request_body(content((StartInstructions = "application/json"), (StartInstructions = "application/yaml"))),
+    responses(
+        (status = 201, description = "Started; `Location: /processes/{id}`", body = Object),
+        (status = 400, description = "Bad instructions, unknown or disabled scenario, or the first step was rejected (`reason`)", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Missing privilege `process:start`, restricted API key, or no action", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Unsupported content type", body = ErrorBody),
+    )
+)]
+pub async fn start_process(
+    State(state): State<AppState>,
+    user: User,
+    Accept(format): Accept,
+    headers: HeaderMap,
+    Body(instructions): Body<StartInstructions>,
+) -> Result<Reply> {
+    user.require("process:start")?;
+    let as_actor = as_actor(&headers)?;
+    if instructions.action.is_none() && identified(&user) && !user.can("process:super") {
+        return Err(ApiError::ActionRequired);
+    }
+    for (key, value) in &instructions.actors {
+        if !(value.is_object() || value.is_null()) {
+            return Err(ApiError::InvalidBody(format!(
+                "actor '{key}' must be an object"
+            )));
+        }
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    let at = now();
+    let engine = state.engine.clone();
+    let process = blocking(move || {
+        let StartInstructions {
+            scenario,
+            actors,
+            action,
+        } = instructions;
+        let record = match engine.scenario_record(&scenario) {
+            Err(EngineError::NotFound { .. }) => return Err(ApiError::UnknownScenario(scenario)),
+            other => other?,
+        };
+        if record.disabled {
+            return Err(ApiError::Disabled(record.id));
+        }
+        let action = action.map(|a| match a {
+            StartAction::Key(key) => (key, None),
+            StartAction::WithResponse { key, response } => (key, response),
+        });
+        let action_key = action.as_ref().map(|(k, _)| k.as_str());
+        if !user.allows(&record.id, None, action_key) {
+            return Err(ApiError::Restricted(format!(
+                "scenario '{}' is not allowed",
+                record.id
+            )));
+        }
+        let Some((action, response)) = action else {
+            return Ok(engine.start(&record.id, &id, actors, at)?);
+        };
+        // Try the first step on a copy, so that a rejected one leaves nothing behind.
+        let scenario = engine.scenario(&record.id)?;
+        let mut trial = Process::instantiate(scenario, &id, actors.clone(), at)
+            .map_err(|e| ApiError::Refused(e.to_string()))?;
+        let key = resolve_actor(&trial, &action, &user, as_actor.as_deref())?;
+        if !user.allows(&record.id, Some(&key), Some(&action)) {
+            return Err(ApiError::Restricted(format!(
+                "actor '{key}' may not perform '{action}'"
+            )));
+        }
+        let actor = step_actor(&key, &user);
+        let outcome = trial
+            .step(&action, &actor, response.clone(), at)
+            .map_err(|e| ApiError::Refused(e.to_string()))?;
+        if outcome.skipped {
+            return Err(ApiError::StepRejected {
+                action,
+                errors: outcome.errors,
+            });
+        }
+        engine.start(&record.id, &id, actors, at)?;
+        let (outcome, process) = engine.step(&id, &action, &actor, response, at)?;
+        if outcome.skipped {
+            return Err(ApiError::StepRejected {
+                action,
+                errors: outcome.errors,
+            });
+        }
+        Ok(process)
+    })
+    .await?;
+    tracing::info!(process = %process.id(), scenario = %process.scenario().id(), "process started");
+    Ok(Reply::ok(process.to_json())
+        .status(StatusCode::CREATED)
+        .header(header::LOCATION, &format!("/processes/{}", process.id()))
+        .format(format))
+}
+
+/// Get a process (`{id}.json`, `{id}.yaml` or `Accept` choose the format); with
+/// `predict=true` its likely next states are added as `next`.
+#[utoipa::path(
+    get, path = "/processes/{id}", tag = "process",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Process id, optionally with `.json` or `.yaml`"), GetQuery),
+    responses(
+        (status = 200, description = "The process", content((Object = "application/json"), (Object = "application/yaml"))),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 404, description = "Unknown process, or not visible to the caller", body = ErrorBody),
+    )
+)]
+pub async fn get_process(
+    State(state): State<AppState>,
+    user: User,
+    Accept(accept): Accept,
+    Path(id): Path<String>,
+    Query(query): Query<GetQuery>,
+) -> Result<Reply> {
+    let (id, suffix) = split_suffix(&id);
+    let id = id.to_string();
+    let engine = state.engine.clone();
+    let predict = query.predict.unwrap_or(false);
+    let json = blocking(move || {
+        let process = visible_process(&engine, &user, &id)?;
+        let mut json = process.to_json();
+        if predict {
+            match process.predict() {
+                Ok(next) => json["next"] = Value::Array(next),
+                Err(e) => tracing::warn!(process = %id, error = %e, "no prediction"),
+            }
+        }
+        Ok(json)
+    })
+    .await?;
+    Ok(Reply::ok(json).format(suffix.unwrap_or(accept)))
+}
+
+/// Perform an action. The body is the response (JSON or YAML; empty: no response). The
+/// actor is `As-Actor`, or the one actor of the process the caller can be that may
+/// perform the action. A rejected step is recorded (as skipped) and answers 400 with the
+/// errors in `reason`.
+#[utoipa::path(
+    post, path = "/processes/{id}/{action}", tag = "process",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "Process id"),
+        ("action" = String, Path, description = "Action key"),
+        ("As-Actor" = Option<String>, Header, description = "The actor to perform the action as, when the caller could be several"),
+    ),
+    request_body(description = "The response (may be empty)", content((Object = "application/json"), (Object = "application/yaml"))),
+    responses(
+        (status = 200, description = "The process after the step", body = Object),
+        (status = 400, description = "Malformed body, several possible actors, or the step was rejected (`reason`)", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Missing privilege `process:step`, not an actor for this action, or restricted API key", body = ErrorBody),
+        (status = 404, description = "Unknown process or action", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Unsupported content type", body = ErrorBody),
+    )
+)]
+pub async fn step_process(
+    State(state): State<AppState>,
+    user: User,
+    Accept(format): Accept,
+    headers: HeaderMap,
+    Path((id, action)): Path<(String, String)>,
+    payload: Payload,
+) -> Result<Reply> {
+    user.require("process:step")?;
+    let as_actor = as_actor(&headers)?;
+    let response = payload.value()?;
+    let engine = state.engine.clone();
+    let at = now();
+    let process = blocking(move || {
+        let process = visible_process(&engine, &user, &id)?;
+        if !knows_action(&process, &action) {
+            return Err(ApiError::UnknownAction { action });
+        }
+        let key = resolve_actor(&process, &action, &user, as_actor.as_deref())?;
+        if !user.allows(process.scenario().id(), Some(&key), Some(&action)) {
+            return Err(ApiError::Restricted(format!(
+                "actor '{key}' may not perform '{action}'"
+            )));
+        }
+        let actor = step_actor(&key, &user);
+        let (outcome, process) = engine.step(&id, &action, &actor, response, at)?;
+        if outcome.skipped {
+            tracing::info!(process = %id, action = %action, errors = ?outcome.errors, "step rejected");
+            return Err(ApiError::StepRejected {
+                action,
+                errors: outcome.errors,
+            });
+        }
+        Ok(process)
+    })
+    .await?;
+    Ok(Reply::ok(process.to_json()).format(format))
+}
+
+/// The `As-Actor` header.
+fn as_actor(headers: &HeaderMap) -> Result<Option<String>> {
+    headers
+        .get(AS_ACTOR)
+        .map(|v| {
+            v.to_str()
+                .map(|s| s.trim().to_string())
+                .map_err(|_| ApiError::InvalidParameter {
+                    what: "header",
+                    message: "As-Actor is not text".into(),
+                })
+        })
+        .transpose()
+}
+
+/// The process `id` if the caller may see it; 404 otherwise (also when it does not exist).
+fn visible_process(engine: &Engine, user: &User, id: &str) -> Result<Process> {
+    let not_found = || ApiError::NotFound {
+        kind: "Process",
+        id: id.to_string(),
+    };
+    // Ask the store first: the engine keeps a slot for every id it is asked about.
+    if engine
+        .store()
+        .head(id)
+        .map_err(EngineError::from)?
+        .is_none()
+    {
+        return Err(not_found());
+    }
+    let process = engine.process(id)?;
+    if !can_see(user, process.actors(), process.scenario().id()) {
+        return Err(not_found());
+    }
+    Ok(process)
+}
+
+/// Whether the caller is a person (has an id or roles) rather than an application.
+fn identified(user: &User) -> bool {
+    user.id.is_some() || !user.roles.is_empty()
+}
+
+/// Whether the process actor is assigned to the user: by id when the actor has one, else
+/// by one of its roles (as the engine checks it, SPEC 2.5).
+fn plays(actor: &Value, user: &User) -> bool {
+    let id = actor
+        .get("id")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty());
+    if let Some(id) = id {
+        return user.id.as_deref() == Some(id);
+    }
+    let has = |role: &Value| {
+        role.as_str()
+            .is_some_and(|r| user.roles.iter().any(|u| u == r))
+    };
+    match actor.get("role") {
+        Some(Value::Array(roles)) => roles.iter().any(has),
+        Some(role) => has(role),
+        None => false,
+    }
+}
+
+/// Whether any actor of the process is assigned to the user.
+fn is_actor(actors: &Value, user: &User) -> bool {
+    actors
+        .as_object()
+        .is_some_and(|map| map.values().any(|a| plays(a, user)))
+}
+
+/// Whether the caller takes part in a process with these actors: a person through an actor
+/// assigned to them, an application (API key) through a process privilege.
+fn participates(user: &User, actors: &Value) -> bool {
+    if identified(user) {
+        is_actor(actors, user)
+    } else {
+        user.can("process:start") || user.can("process:step")
+    }
+}
+
+/// Whether the caller may see a process with these actors of this scenario.
+fn can_see(user: &User, actors: &Value, scenario: &str) -> bool {
+    user.allows(scenario, None, None) && (user.can("process:super") || participates(user, actors))
+}
+
+/// Whether a process (its stored view) is listed for the caller.
+fn listed(user: &User, all: bool, view: &Value, scenario: &str) -> bool {
+    let actors = view.get("actors").unwrap_or(&Value::Null);
+    user.allows(scenario, None, None) && (all || participates(user, actors))
+}
+
+/// Whether the scenario of the process defines the action (as `ACTION` or, for an
+/// implicit action, `STATE.ACTION`).
+fn knows_action(process: &Process, action: &str) -> bool {
+    let Some(actions) = process
+        .scenario()
+        .json()
+        .get("actions")
+        .and_then(Value::as_object)
+    else {
+        return false;
+    };
+    actions.contains_key(action)
+        || actions.keys().any(|k| {
+            k.strip_suffix(action)
+                .is_some_and(|state| state.ends_with('.'))
+        })
+}
+
+/// The actor to perform `action` as: `As-Actor` when given; else the one actor the caller
+/// can be among those that may perform the action now (all actors when the action is not
+/// available now — the step is then rejected with the engine's reason).
+fn resolve_actor(
+    process: &Process,
+    action: &str,
+    user: &User,
+    as_actor: Option<&str>,
+) -> Result<String> {
+    if let Some(key) = as_actor.filter(|k| !k.is_empty()) {
+        // A person does not speak for a service (unless they may do anything).
+        if key.starts_with("service:") && identified(user) && !user.can("process:super") {
+            return Err(ApiError::NotAnActor {
+                action: action.to_string(),
+            });
+        }
+        return Ok(key.to_string());
+    }
+    let available = process
+        .current()
+        .get("actions")
+        .and_then(Value::as_array)
+        .and_then(|list| {
+            list.iter()
+                .find(|a| a.get("key").and_then(Value::as_str) == Some(action))
+        })
+        .and_then(|a| a.get("actor"))
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        });
+    let candidates = available.unwrap_or_else(|| {
+        process
+            .actors()
+            .as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
+    });
+    let scenario = process.scenario().id();
+    let mine: Vec<String> = candidates
+        .into_iter()
+        .filter(|key| {
+            if identified(user) {
+                process.actors().get(key).is_some_and(|a| plays(a, user))
+            } else {
+                user.allows(scenario, Some(key), Some(action))
+            }
+        })
+        .collect();
+    match mine.len() {
+        0 => Err(ApiError::NotAnActor {
+            action: action.to_string(),
+        }),
+        1 => Ok(mine.into_iter().next().unwrap_or_default()),
+        _ => Err(ApiError::AmbiguousActor {
+            action: action.to_string(),
+            candidates: mine,
+        }),
+    }
+}
+
+/// The actor of a step: the actor key plus the user's id and roles, which the engine
+/// checks against the process actor (SPEC 2.5).
+fn step_actor(key: &str, user: &User) -> StepActor {
+    let mut actor = StepActor::key(key);
+    if let Some(id) = &user.id {
+        actor = actor.with("id", Value::String(id.clone()));
+    }
+    if identified(user) {
+        actor = actor.with("roles", json!(user.roles));
+    }
+    actor
+}

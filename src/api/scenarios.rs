@@ -1,0 +1,197 @@
+//! `/scenarios`: list, store, get (JSON or YAML) and disable scenarios.
+
+use super::auth::User;
+use super::error::{ApiError, ErrorBody, Result};
+use super::negotiate::{split_suffix, Accept, Payload, Reply};
+use super::{blocking, now, AppState, Path};
+use axum::extract::State;
+use axum::http::{header, HeaderName, StatusCode};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+/// `X-Disabled: true` marks a disabled scenario.
+const X_DISABLED: HeaderName = HeaderName::from_static("x-disabled");
+
+/// A scenario as listed by `GET /scenarios`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ScenarioSummary {
+    /// The content-derived id.
+    pub id: String,
+    /// The `name` of the scenario (null when it has none).
+    pub name: Option<String>,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: String,
+    /// Tags.
+    pub tags: Vec<Value>,
+}
+
+impl ScenarioSummary {
+    /// The summary of a normalized scenario.
+    pub fn of(id: &str, json: &Value) -> Self {
+        let text = |key: &str| {
+            json.get(key)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        ScenarioSummary {
+            id: id.to_string(),
+            name: json.get("name").and_then(Value::as_str).map(str::to_string),
+            title: text("title"),
+            description: text("description"),
+            tags: json
+                .get("tags")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// List the enabled scenarios (by title).
+#[utoipa::path(
+    get, path = "/scenarios", tag = "scenario",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Summaries of the enabled scenarios", body = [ScenarioSummary]),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Missing privilege `scenario:read`", body = ErrorBody),
+    )
+)]
+pub async fn list_scenarios(
+    State(state): State<AppState>,
+    user: User,
+    Accept(format): Accept,
+) -> Result<Reply> {
+    user.require("scenario:read")?;
+    let engine = state.engine.clone();
+    let mut list: Vec<ScenarioSummary> = blocking(move || {
+        Ok(engine
+            .scenarios()?
+            .iter()
+            .filter(|r| !r.disabled)
+            .map(|r| ScenarioSummary::of(&r.id, &r.json))
+            .collect())
+    })
+    .await?;
+    list.sort_by(|a, b| a.title.cmp(&b.title).then_with(|| a.id.cmp(&b.id)));
+    let list = serde_json::to_value(list).map_err(|e| ApiError::Emit(e.to_string()))?;
+    Ok(Reply::ok(list).format(format))
+}
+
+/// Store a scenario (JSON or YAML). Answers the normalized scenario with its id; `201` when
+/// it is new, `200` when the same content was stored before (a disabled one is enabled
+/// again).
+#[utoipa::path(
+    post, path = "/scenarios", tag = "scenario",
+    security(("bearer" = [])),
+    request_body(description = "A scenario in JSON or YAML", content(
+        (Object = "application/json"), (Object = "application/yaml")
+    )),
+    responses(
+        (status = 201, description = "Stored; `Location: /scenarios/{id}`", body = Object),
+        (status = 200, description = "Already stored (enabled again)", body = Object),
+        (status = 400, description = "Malformed or invalid scenario; `reason` lists validation errors", body = ErrorBody),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Missing privilege `scenario:write`, or read-only mode", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Unsupported content type", body = ErrorBody),
+    )
+)]
+pub async fn store_scenario(
+    State(state): State<AppState>,
+    user: User,
+    Accept(format): Accept,
+    payload: Payload,
+) -> Result<Reply> {
+    user.require("scenario:write")?;
+    if state.settings.read_only_scenarios {
+        return Err(ApiError::ReadOnly);
+    }
+    let raw = payload.required()?;
+    let engine = state.engine.clone();
+    let at = now();
+    let (id, created, json) = blocking(move || {
+        let (id, created) = engine.add_scenario(&raw, at)?;
+        let json = engine.scenario(&id)?.json_with_id().clone();
+        Ok((id, created, json))
+    })
+    .await?;
+    tracing::info!(scenario = %id, created, "scenario stored");
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(Reply::ok(json)
+        .status(status)
+        .header(header::LOCATION, &format!("/scenarios/{id}"))
+        .format(format))
+}
+
+/// Get a normalized scenario, as JSON or YAML (`{id}.json`, `{id}.yaml` or `Accept`).
+/// The document has no `id`, so what is fetched can be stored again under the same id.
+#[utoipa::path(
+    get, path = "/scenarios/{id}", tag = "scenario",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "Scenario id, optionally with `.json` or `.yaml`"),
+        ("Accept" = Option<String>, Header, description = "`application/json` or `application/yaml`"),
+    ),
+    responses(
+        (status = 200, description = "The normalized scenario; `X-Disabled: true` when disabled",
+            content((Object = "application/json"), (Object = "application/yaml"))),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Missing privilege `scenario:read`", body = ErrorBody),
+        (status = 404, description = "Unknown scenario", body = ErrorBody),
+    )
+)]
+pub async fn get_scenario(
+    State(state): State<AppState>,
+    user: User,
+    Accept(accept): Accept,
+    Path(id): Path<String>,
+) -> Result<Reply> {
+    user.require("scenario:read")?;
+    let (id, suffix) = split_suffix(&id);
+    let id = id.to_string();
+    let engine = state.engine.clone();
+    let record = blocking(move || Ok(engine.scenario_record(&id)?)).await?;
+    let mut reply = Reply::ok(record.json).format(suffix.unwrap_or(accept));
+    if record.disabled {
+        reply = reply.header(X_DISABLED, "true");
+    }
+    Ok(reply)
+}
+
+/// Disable a scenario: it is no longer listed and starts no processes; running processes
+/// keep working.
+#[utoipa::path(
+    delete, path = "/scenarios/{id}", tag = "scenario",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Scenario id")),
+    responses(
+        (status = 204, description = "Disabled"),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Missing privilege `scenario:write`, or read-only mode", body = ErrorBody),
+        (status = 404, description = "Unknown scenario", body = ErrorBody),
+    )
+)]
+pub async fn disable_scenario(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
+    user.require("scenario:write")?;
+    if state.settings.read_only_scenarios {
+        return Err(ApiError::ReadOnly);
+    }
+    let engine = state.engine.clone();
+    let scenario = id.clone();
+    blocking(move || Ok(engine.disable_scenario(&scenario)?)).await?;
+    tracing::info!(scenario = %id, "scenario disabled");
+    Ok(StatusCode::NO_CONTENT)
+}

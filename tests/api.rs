@@ -1,0 +1,1532 @@
+//! The REST API through a real server on a loopback port (SPEC 6).
+
+use letsflow::api::auth::{Auth, AuthConfig, JwtConfig};
+use letsflow::api::{router, ApiSettings, AppState};
+use letsflow::node::Engine;
+use letsflow::schema::SchemaRegistry;
+use letsflow::store::{MemoryStore, RedbStore, Store};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+const SECRET: &str = "test-secret-for-the-api-tests";
+const YAML: &str = "application/yaml";
+
+/// The quote scenario: a client requests, a supplier offers a price, the client accepts or
+/// rejects.
+const QUOTE: &str = r#"
+name: quote
+version: "1.0"
+title: Quote
+description: Ask for a price
+tags: [sales]
+actors:
+  client:
+    title: Client
+  supplier:
+    title: Supplier
+actions:
+  request:
+    actor: client
+    response:
+      type: object
+      properties:
+        item: !required string
+  offer:
+    actor: supplier
+    response: number
+    update: vars.price
+  accept:
+    actor: client
+  reject:
+    actor: client
+vars:
+  price: number
+states:
+  initial:
+    on: request
+    by: client
+    goto: quoting
+  quoting:
+    on: offer
+    by: supplier
+    goto: deciding
+  deciding:
+    transitions:
+      - on: accept
+        by: client
+        goto: (accepted)
+      - on: reject
+        by: client
+        goto: (rejected)
+"#;
+
+/// Two reviewers, both assigned by role: a user with that role could be either.
+const REVIEW: &str = r#"
+name: review
+version: "1.0"
+title: Review
+actors:
+  first:
+    role: staff
+  second:
+    role: staff
+states:
+  initial:
+    on: approve
+    by: [first, second]
+    goto: (done)
+"#;
+
+/// A client submits, a service checks.
+const CHECK: &str = r#"
+name: check
+version: "1.0"
+actors:
+  client:
+    title: Client
+states:
+  initial:
+    on: submit
+    by: client
+    goto: checking
+  checking:
+    on: verified
+    by: service:checker
+    goto: (ok)
+"#;
+
+/// A running API on a loopback port.
+struct Node {
+    base: String,
+    client: reqwest::Client,
+    shutdown: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+fn settings() -> ApiSettings {
+    ApiSettings {
+        name: "test-node".into(),
+        dev: false,
+        read_only_scenarios: false,
+        body_limit: 64 * 1024,
+        node_id: "node-1".into(),
+    }
+}
+
+async fn serve(store: Arc<dyn Store>, settings: ApiSettings) -> Node {
+    let config = AuthConfig {
+        jwt: Some(JwtConfig {
+            secret: Some(SECRET.into()),
+            ..JwtConfig::default()
+        }),
+        ..AuthConfig::default()
+    };
+    let state = AppState {
+        engine: Arc::new(Engine::new(store.clone(), SchemaRegistry::new())),
+        auth: Arc::new(Auth::new(config, settings.dev, store).expect("auth")),
+        settings: Arc::new(settings),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, router(state))
+            .with_graceful_shutdown(async {
+                let _ = stop.await;
+            })
+            .await
+            .expect("serve");
+    });
+    Node {
+        base: format!("http://{addr}"),
+        client: reqwest::Client::new(),
+        shutdown,
+        task,
+    }
+}
+
+async fn node() -> Node {
+    serve(Arc::new(MemoryStore::new()), settings()).await
+}
+
+/// A JWT for user `id` with `roles`.
+fn token(id: &str, roles: &[&str]) -> String {
+    let claims = json!({
+        "sub": id,
+        "roles": roles,
+        "exp": chrono::Utc::now().timestamp() + 3600,
+    });
+    let key = jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()).expect("key");
+    jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key).expect("jwt")
+}
+
+fn admin() -> String {
+    token("admin", &["admin"])
+}
+
+impl Node {
+    /// Stops the server and waits until it has let go of the store.
+    async fn stop(self) {
+        let Node {
+            client,
+            shutdown,
+            task,
+            ..
+        } = self;
+        drop(client);
+        let _ = shutdown.send(());
+        task.await.expect("server task");
+    }
+
+    fn request(&self, method: Method, path: &str, bearer: Option<&str>) -> RequestBuilder {
+        let req = self.client.request(method, format!("{}{path}", self.base));
+        match bearer {
+            Some(t) => req.header(AUTHORIZATION, format!("Bearer {t}")),
+            None => req,
+        }
+    }
+
+    fn get(&self, path: &str, bearer: &str) -> RequestBuilder {
+        self.request(Method::GET, path, Some(bearer))
+    }
+
+    fn post(&self, path: &str, bearer: &str) -> RequestBuilder {
+        self.request(Method::POST, path, Some(bearer))
+    }
+
+    fn delete(&self, path: &str, bearer: &str) -> RequestBuilder {
+        self.request(Method::DELETE, path, Some(bearer))
+    }
+
+    /// Stores a YAML scenario as admin and returns its id.
+    async fn scenario(&self, yaml: &str) -> String {
+        let res = self
+            .post("/scenarios", &admin())
+            .header(CONTENT_TYPE, YAML)
+            .body(yaml.to_string())
+            .send()
+            .await
+            .expect("send");
+        let status = res.status();
+        let body = json_of(res).await;
+        assert!(status.is_success(), "{status}: {body}");
+        body["id"].as_str().expect("id").to_string()
+    }
+
+    /// Starts a quote process with alice as client and bob as supplier, alice requesting.
+    async fn quote(&self, scenario: &str) -> Value {
+        let res = self
+            .post("/processes", &token("alice", &[]))
+            .json(&json!({
+                "scenario": scenario,
+                "actors": {"client": {"id": "alice"}, "supplier": {"id": "bob"}},
+                "action": {"key": "request", "response": {"item": "bike"}},
+            }))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(res.status(), StatusCode::CREATED);
+        json_of(res).await
+    }
+
+    async fn process(&self, id: &str) -> Value {
+        let res = self
+            .get(&format!("/processes/{id}"), &admin())
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(res.status(), StatusCode::OK);
+        json_of(res).await
+    }
+}
+
+async fn json_of(res: Response) -> Value {
+    let text = res.text().await.expect("body");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// Asserts the status and the error shape; returns the error message.
+async fn error(res: Response, status: StatusCode) -> String {
+    assert_eq!(res.status(), status, "status of {}", res.url());
+    let body = json_of(res).await;
+    body["error"]["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error message in {body}"))
+        .to_string()
+}
+
+fn events(process: &Value) -> &Vec<Value> {
+    process["events"].as_array().expect("events")
+}
+
+#[tokio::test]
+async fn health_info_openapi_and_request_ids() {
+    let node = node().await;
+    let res = node
+        .request(Method::GET, "/health", None)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers().contains_key("x-request-id"));
+    assert_eq!(json_of(res).await, json!({"status": "ok"}));
+
+    let res = node
+        .request(Method::GET, "/info", None)
+        .header("x-request-id", "abc-123")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.headers()["x-request-id"], "abc-123");
+    let info = json_of(res).await;
+    assert_eq!(info["name"], "test-node");
+    assert_eq!(info["env"], "production");
+    assert_eq!(info["node"], "node-1");
+    assert_eq!(info["version"], env!("CARGO_PKG_VERSION"));
+    assert!(info["schemas"]
+        .as_array()
+        .expect("schemas")
+        .contains(&json!("https://schemas.letsflow.io/v1.0/scenario")));
+
+    let res = node
+        .request(Method::GET, "/info", None)
+        .header(ACCEPT, YAML)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.headers()[CONTENT_TYPE], YAML);
+    let yaml = res.text().await.expect("text");
+    assert!(yaml.contains("name: test-node"), "{yaml}");
+
+    let res = node
+        .request(Method::GET, "/openapi.json", None)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::OK);
+    let doc = json_of(res).await;
+    for path in [
+        "/info",
+        "/demo-accounts",
+        "/health",
+        "/scenarios",
+        "/scenarios/{id}",
+        "/processes",
+        "/processes/{id}",
+        "/processes/{id}/{action}",
+        "/apikey",
+        "/apikey/{id}",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "{path} documented");
+    }
+    assert!(doc["paths"]["/scenarios/{id}"].get("delete").is_some());
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+
+    let res = node
+        .request(Method::GET, "/docs/", None)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.text().await.expect("text").contains("swagger"));
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_answer_json_errors() {
+    let node = node().await;
+    let res = node.get("/nothing", &admin()).send().await.expect("send");
+    let message = error(res, StatusCode::NOT_FOUND).await;
+    assert_eq!(message, "No route for GET /nothing");
+    let res = node
+        .request(Method::PUT, "/scenarios", Some(&admin()))
+        .send()
+        .await
+        .expect("send");
+    error(res, StatusCode::METHOD_NOT_ALLOWED).await;
+}
+
+#[tokio::test]
+async fn demo_accounts_only_in_development_mode() {
+    let node = node().await;
+    let res = node
+        .request(Method::GET, "/demo-accounts", None)
+        .send()
+        .await
+        .expect("send");
+    let message = error(res, StatusCode::NOT_FOUND).await;
+    assert_eq!(
+        message,
+        "Demo accounts are only available in development mode"
+    );
+
+    let dev = serve(
+        Arc::new(MemoryStore::new()),
+        ApiSettings {
+            dev: true,
+            ..settings()
+        },
+    )
+    .await;
+    let res = dev
+        .request(Method::GET, "/demo-accounts", None)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::OK);
+    let accounts = json_of(res).await;
+    let accounts = accounts.as_array().expect("list");
+    assert!(!accounts.is_empty());
+    // the tokens work
+    let token = accounts[0]["token"].as_str().expect("token");
+    let res = dev.get("/processes", token).send().await.expect("send");
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn authentication_is_required() {
+    let node = node().await;
+    for (method, path) in [
+        (Method::GET, "/scenarios"),
+        (Method::POST, "/scenarios"),
+        (Method::GET, "/scenarios/x"),
+        (Method::DELETE, "/scenarios/x"),
+        (Method::GET, "/processes"),
+        (Method::POST, "/processes"),
+        (Method::GET, "/processes/x"),
+        (Method::POST, "/processes/x/y"),
+        (Method::GET, "/apikey"),
+        (Method::POST, "/apikey"),
+        (Method::DELETE, "/apikey/x"),
+    ] {
+        let res = node
+            .request(method.clone(), path, None)
+            .send()
+            .await
+            .expect("send");
+        error(res, StatusCode::UNAUTHORIZED).await;
+        let res = node
+            .request(method, path, Some("not-a-token"))
+            .send()
+            .await
+            .expect("send");
+        error(res, StatusCode::UNAUTHORIZED).await;
+    }
+}
+
+#[tokio::test]
+async fn scenarios_in_yaml_and_json() {
+    let node = node().await;
+    let res = node
+        .post("/scenarios", &admin())
+        .header(CONTENT_TYPE, YAML)
+        .body(QUOTE)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let location = res.headers()[LOCATION].to_str().expect("text").to_string();
+    let stored = json_of(res).await;
+    let id = stored["id"].as_str().expect("id").to_string();
+    assert_eq!(location, format!("/scenarios/{id}"));
+    assert_eq!(stored["name"], "quote");
+    // normalized: the short form became a transition, the response a schema
+    assert_eq!(
+        stored["states"]["initial"]["transitions"][0]["on"],
+        "request"
+    );
+    assert_eq!(
+        stored["actions"]["request"]["response"]["required"],
+        json!(["item"])
+    );
+
+    // the same content again: the same id, not created
+    let res = node
+        .post("/scenarios", &admin())
+        .header(CONTENT_TYPE, YAML)
+        .body(QUOTE)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(json_of(res).await["id"], id.as_str());
+
+    let res = node.get("/scenarios", &admin()).send().await.expect("send");
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        json_of(res).await,
+        json!([{"id": id, "name": "quote", "title": "Quote",
+                "description": "Ask for a price", "tags": ["sales"]}])
+    );
+
+    // JSON, by default and with the suffix
+    let res = node
+        .get(&format!("/scenarios/{id}"), &admin())
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers().get("x-disabled").is_none());
+    let json = json_of(res).await;
+    assert_eq!(json["title"], "Quote");
+    assert!(
+        json.get("id").is_none(),
+        "the id is not part of the content"
+    );
+    let res = node
+        .get(&format!("/scenarios/{id}.json"), &admin())
+        .header(ACCEPT, YAML)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(json_of(res).await, json);
+
+    // YAML, with the suffix or Accept
+    for (path, accept) in [
+        (format!("/scenarios/{id}.yaml"), "*/*"),
+        (format!("/scenarios/{id}"), YAML),
+        (
+            format!("/scenarios/{id}"),
+            "application/json;q=0.5, application/x-yaml",
+        ),
+    ] {
+        let res = node
+            .get(&path, &admin())
+            .header(ACCEPT, accept)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()[CONTENT_TYPE], YAML);
+        let yaml = res.text().await.expect("text");
+        let parsed = letsflow::scenario::from_yaml(&yaml).expect("YAML");
+        assert_eq!(parsed, json, "{path} {accept}");
+    }
+
+    // what was fetched can be stored again under the same id
+    let res = node
+        .post("/scenarios", &admin())
+        .json(&json)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(json_of(res).await["id"], id.as_str());
+
+    // a scenario in JSON, answered in YAML
+    let res = node
+        .post("/scenarios", &admin())
+        .header(ACCEPT, YAML)
+        .json(&json!({"title": "Tiny", "states": {"initial": {"on": "go", "goto": "(done)"}}}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::CREATED);
+    assert_eq!(res.headers()[CONTENT_TYPE], YAML);
+    let tiny = letsflow::scenario::from_yaml(&res.text().await.expect("text")).expect("YAML");
+    assert_eq!(tiny["title"], "Tiny");
+    let res = node.get("/scenarios", &admin()).send().await.expect("send");
+    let titles: Vec<Value> = json_of(res)
+        .await
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|s| s["title"].clone())
+        .collect();
+    assert_eq!(titles, vec![json!("Quote"), json!("Tiny")]);
+}
+
+#[tokio::test]
+async fn scenario_privileges() {
+    let node = node().await;
+    let id = node.scenario(QUOTE).await;
+    let alice = token("alice", &[]);
+    for req in [
+        node.get("/scenarios", &alice),
+        node.get(&format!("/scenarios/{id}"), &alice),
+        node.post("/scenarios", &alice)
+            .header(CONTENT_TYPE, YAML)
+            .body(QUOTE),
+        node.delete(&format!("/scenarios/{id}"), &alice),
+    ] {
+        let res = req.send().await.expect("send");
+        let message = error(res, StatusCode::FORBIDDEN).await;
+        assert!(
+            message.starts_with("the 'scenario:") && message.ends_with("' privilege is required"),
+            "{message}"
+        );
+    }
+    // nothing was disabled
+    let res = node
+        .get(&format!("/scenarios/{id}"), &admin())
+        .send()
+        .await
+        .expect("send");
+    assert!(res.headers().get("x-disabled").is_none());
+}
+
+#[tokio::test]
+async fn bad_scenarios_are_refused_and_change_nothing() {
+    let node = node().await;
+    let send = |content_type: &'static str, body: String| {
+        node.post("/scenarios", &admin())
+            .header(CONTENT_TYPE, content_type)
+            .body(body)
+            .send()
+    };
+
+    let res = send("application/json", "{\"title\": ".into())
+        .await
+        .expect("send");
+    let message = error(res, StatusCode::BAD_REQUEST).await;
+    assert!(message.starts_with("invalid JSON at line 1"), "{message}");
+
+    let res = send(YAML, "title: [unclosed\nstates: {}\n".into())
+        .await
+        .expect("send");
+    let message = error(res, StatusCode::BAD_REQUEST).await;
+    assert!(message.starts_with("invalid YAML"), "{message}");
+
+    let res = send(YAML, "title: !nonsense x\n".into())
+        .await
+        .expect("send");
+    error(res, StatusCode::BAD_REQUEST).await;
+
+    // well-formed but not a valid scenario: the validation errors come back as reason
+    let res = send(YAML, "title: No states\n".into()).await.expect("send");
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let body = json_of(res).await;
+    assert_eq!(body["error"]["message"], "Invalid scenario");
+    let reason = body["error"]["reason"].as_array().expect("reason");
+    assert!(
+        reason
+            .iter()
+            .any(|e| e["message"] == "must have required property 'states'"),
+        "{body}"
+    );
+
+    let res = send("application/json", String::new()).await.expect("send");
+    let message = error(res, StatusCode::BAD_REQUEST).await;
+    assert!(message.contains("no body"), "{message}");
+
+    let res = send("text/plain", QUOTE.into()).await.expect("send");
+    let message = error(res, StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
+    assert!(message.contains("text/plain"), "{message}");
+
+    let huge = format!("{QUOTE}\n# {}\n", "x".repeat(70 * 1024));
+    let res = send(YAML, huge).await.expect("send");
+    let message = error(res, StatusCode::PAYLOAD_TOO_LARGE).await;
+    assert!(message.contains("65536 bytes"), "{message}");
+
+    let res = node.get("/scenarios", &admin()).send().await.expect("send");
+    assert_eq!(json_of(res).await, json!([]));
+}
+
+#[tokio::test]
+async fn disabled_scenarios() {
+    let node = node().await;
+    let id = node.scenario(QUOTE).await;
+    let running = node.quote(&id).await;
+
+    let res = node
+        .delete(&format!("/scenarios/{id}"), &admin())
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+
+    let res = node.get("/scenarios", &admin()).send().await.expect("send");
+    assert_eq!(json_of(res).await, json!([]));
+    let res = node
+        .get(&format!("/scenarios/{id}"), &admin())
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["x-disabled"], "true");
+
+    // no new processes
+    let res = node
+        .post("/processes", &admin())
+        .json(&json!({"scenario": id}))
+        .send()
+        .await
+        .expect("send");
+    let message = error(res, StatusCode::BAD_REQUEST).await;
+    assert_eq!(message, format!("Scenario '{id}' is disabled"));
+
+    // running processes keep working
+    let res = node
+        .post(
+            &format!("/processes/{}/offer", running["id"].as_str().expect("id")),
+            &token("bob", &[]),
+        )
+        .json(&json!(100))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::OK);
+
+    let res = node
+        .delete("/scenarios/00000000-0000-0000-0000-000000000000", &admin())
+        .send()
+        .await
+        .expect("send");
+    let message = error(res, StatusCode::NOT_FOUND).await;
+    assert_eq!(
+        message,
+        "Scenario '00000000-0000-0000-0000-000000000000' not found"
+    );
+
+    // storing it again enables it
+    assert_eq!(node.scenario(QUOTE).await, id);
+    let res = node.get("/scenarios", &admin()).send().await.expect("send");
+    assert_eq!(json_of(res).await.as_array().expect("list").len(), 1);
+}
+
+#[tokio::test]
+async fn read_only_scenarios() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let writable = serve(store.clone(), settings()).await;
+    let id = writable.scenario(QUOTE).await;
+    let node = serve(
+        store,
+        ApiSettings {
+            read_only_scenarios: true,
+            ..settings()
+        },
+    )
+    .await;
+    let res = node
+        .post("/scenarios", &admin())
+        .header(CONTENT_TYPE, YAML)
+        .body(REVIEW)
+        .send()
+        .await
+        .expect("send");
+    let message = error(res, StatusCode::FORBIDDEN).await;
+    assert_eq!(message, "Scenarios are read-only on this node");
+    let res = node
+        .delete(&format!("/scenarios/{id}"), &admin())
+        .send()
+        .await
+        .expect("send");
+    error(res, StatusCode::FORBIDDEN).await;
+    // reading works, and nothing changed
+    let res = node.get("/scenarios", &admin()).send().await.expect("send");
+    let list = json_of(res).await;
+    assert_eq!(list.as_array().expect("list").len(), 1);
+    assert_eq!(list[0]["id"], id.as_str());
+}
+
+#[tokio::test]
+async fn a_process_from_start_to_end() {
+    let node = node().await;
+    let id = node.scenario(QUOTE).await;
+    let res = node
+        .post("/processes", &token("alice", &[]))
+        .json(&json!({
+            "scenario": id,
+            "actors": {"client": {"id": "alice"}, "supplier": {"id": "bob", "title": "Bob"}},
+            "action": {"key": "request", "response": {"item": "bike"}},
+        }))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let location = res.headers()[LOCATION].to_str().expect("text").to_string();
+    let process = json_of(res).await;
+    let pid = process["id"].as_str().expect("id").to_string();
+    assert_eq!(location, format!("/processes/{pid}"));
+    assert!(uuid::Uuid::parse_str(&pid).is_ok());
+    assert_eq!(process["current"]["key"], "quoting");
+    assert_eq!(process["actors"]["supplier"]["title"], "Bob");
+    assert_eq!(process["scenario"]["id"], id.as_str());
+    assert_eq!(events(&process).len(), 2);
+    assert_eq!(
+        events(&process)[1]["actor"],
+        json!({"key": "client", "id": "alice"})
+    );
+
+    // a YAML response
+    let res = node
+        .post(&format!("/processes/{pid}/offer"), &token("bob", &[]))
+        .header(CONTENT_TYPE, YAML)
+        .body("250\n")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::OK);
+    let process = json_of(res).await;
+    assert_eq!(process["vars"]["price"], 250);
+    assert_eq!(process["current"]["key"], "deciding");
+
+    // no body: no response; the answer in YAML
+    let res = node
+        .post(&format!("/processes/{pid}/accept"), &token("alice", &[]))
+        .header(ACCEPT, YAML)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()[CONTENT_TYPE], YAML);
+    let process = letsflow::scenario::from_yaml(&res.text().await.expect("text")).expect("YAML");
+    assert_eq!(process["current"]["key"], "(accepted)");
+    assert_eq!(process["isRunning"], false);
+
+    let res = node
+        .get(&format!("/processes/{pid}.yaml"), &token("alice", &[]))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.headers()[CONTENT_TYPE], YAML);
+    let stored = node.process(&pid).await;
+    assert_eq!(stored["isRunning"], false);
+    assert_eq!(events(&stored).len(), 4);
+    assert!(stored.get("next").is_none());
+}
+
+#[tokio::test]
+async fn rejected_steps_are_recorded_and_answer_the_errors() {
+    let node = node().await;
+    let id = node.scenario(QUOTE).await;
+    let pid = node.quote(&id).await["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+
+    let res = node
+        .post(&format!("/processes/{pid}/offer"), &token("bob", &[]))
+        .json(&json!("cheap"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let body = json_of(res).await;
+    assert_eq!(body["error"]["message"], "Unable to perform action 'offer'");
+    assert_eq!(
+        body["error"]["reason"],
+        json!(["Response is invalid: data must be number"])
+    );
+
+    // alice is the client; the client may not accept in `quoting`
+    let res = node
+        .post(&format!("/processes/{pid}/accept"), &token("alice", &[]))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let body = json_of(res).await;
+    assert_eq!(
+        body["error"]["reason"][0],
+        "Action 'accept' is not allowed in state 'quoting'"
+    );
+
+    let process = node.process(&pid).await;
+    assert_eq!(process["current"]["key"], "quoting");
+    let events = events(&process);
+    assert_eq!(events.len(), 4);
+    assert_eq!(events[2]["skipped"], true);
+    assert_eq!(events[3]["skipped"], true);
+    assert!(process["vars"].get("price").is_none());
+}
+
+#[tokio::test]
+async fn bad_step_requests_change_nothing() {
+    let node = node().await;
+    let id = node.scenario(QUOTE).await;
+    let pid = node.quote(&id).await["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let bob = token("bob", &[]);
+    let offer = format!("/processes/{pid}/offer");
+
+    let res = node
+        .post(&offer, &bob)
+        .header(CONTENT_TYPE, "application/json")
+        .body("{\"price\": }")
+        .send()
+        .await
+        .expect("send");
+    let message = error(res, StatusCode::BAD_REQUEST).await;
+    assert!(
+        message.starts_with("invalid JSON at line 1, column 11"),
+        "{message}"
+    );
+
+    let res = node
+        .post(&offer, &bob)
+        .header(CONTENT_TYPE, YAML)
+        .body("a: [b\n")
+        .send()
+        .await
+        .expect("send");
+    let message = error(res, StatusCode::BAD_REQUEST).await;
+    assert!(message.starts_with("invalid YAML"), "{message}");
+
+    let res = node
+        .post(&offer, &bob)
+        .header(CONTENT_TYPE, "application/xml")
+        .body("<price>1</price>")
+        .send()
+        .await
+        .expect("send");
+    error(res, StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
+
+    let res = node
+        .post(&offer, &bob)
+        .json(&json!({"padding": "x".repeat(70 * 1024)}))
+        .send()
+        .await
+        .expect("send");
+    error(res, StatusCode::PAYLOAD_TOO_LARGE).await;
+
+    let res = node
+        .post(&format!("/processes/{pid}/dance"), &bob)
+        .send()
+        .await
+        .expect("send");
+    let message = error(res, StatusCode::NOT_FOUND).await;
+    assert_eq!(message, "Unknown action 'dance' for this process");
+
+    let res = node
+        .post("/processes/no-such-process/offer", &bob)
+        .json(&json!(1))
+        .send()
+        .await
+        .expect("send");
+    let message = error(res, StatusCode::NOT_FOUND).await;
+    assert_eq!(message, "Process 'no-such-process' not found");
+
+    let res = node
+        .get("/processes/no-such-process", &admin())
+        .send()
+        .await
+        .expect("send");
+    error(res, StatusCode::NOT_FOUND).await;
+
+    let process = node.process(&pid).await;
+    assert_eq!(events(&process).len(), 2, "nothing recorded");
+    assert_eq!(process["current"]["key"], "quoting");
+}
+
+#[tokio::test]
+async fn bad_start_requests() {
+    let node = node().await;
+    let id = node.scenario(QUOTE).await;
+    let alice = token("alice", &[]);
+    let start = |body: Value| node.post("/processes", &alice).json(&body).send();
+
+    let res = start(json!({"actors": {}})).await.expect("send");
+    let message = error(res, StatusCode::BAD_REQUEST).await;
+    assert!(message.contains("missing field `scenario`"), "{message}");
+
+    let res = start(json!({"scenario": "nope", "action": "request"}))
+        .await
+        .expect("send");
+    let message = error(res, StatusCode::BAD_REQUEST).await;
+    assert_eq!(message, "Scenario 'nope' not found");
+
+    let res = start(json!({"scenario": id, "actors": {"client": "alice"}, "action": "request"}))
+        .await
+        .expect("send");
+    let message = error(res, StatusCode::BAD_REQUEST).await;
+    assert_eq!(
+        message,
+        "Invalid request body: actor 'client' must be an object"
+    );
+
+    let res =
+        start(json!({"scenario": id, "actors": {"boss": {"id": "alice"}}, "action": "request"}))
+            .await
+            .expect("send");
+    let message = error(res, StatusCode::BAD_REQUEST).await;
+    assert_eq!(message, "Actor 'boss' not found in scenario");
+
+    // a person must start with an action
+    let res = start(json!({"scenario": id, "actors": {"client": {"id": "alice"}}}))
+        .await
+        .expect("send");
+    error(res, StatusCode::FORBIDDEN).await;
+
+    // ... as an actor they are
+    let res =
+        start(json!({"scenario": id, "actors": {"client": {"id": "carol"}}, "action": "request"}))
+            .await
+            .expect("send");
+    let message = error(res, StatusCode::FORBIDDEN).await;
+    assert_eq!(
+        message,
+        "Not allowed to perform action 'request' in this process"
+    );
+
+    // a rejected first step stores nothing
+    let res = start(json!({
+        "scenario": id,
+        "actors": {"client": {"id": "alice"}},
+        "action": {"key": "request", "response": {"colour": "red"}},
+    }))
+    .await
+    .expect("send");
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let body = json_of(res).await;
+    assert_eq!(
+        body["error"]["reason"],
+        json!([
+            "Response is invalid: data must have required property 'item'",
+            "Response is invalid: data must NOT have additional properties"
+        ])
+    );
+
+    let res = node
+        .post("/processes", &alice)
+        .header(CONTENT_TYPE, YAML)
+        .body("scenario: [\n")
+        .send()
+        .await
+        .expect("send");
+    error(res, StatusCode::BAD_REQUEST).await;
+    let res = node
+        .post("/processes", &alice)
+        .header(CONTENT_TYPE, "text/csv")
+        .body("a,b")
+        .send()
+        .await
+        .expect("send");
+    error(res, StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
+
+    let res = node
+        .get("/processes?all=true", &admin())
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.headers()["x-total-count"], "0");
+    assert_eq!(json_of(res).await, json!([]));
+
+    // a YAML start
+    let res = node
+        .post("/processes", &alice)
+        .header(CONTENT_TYPE, YAML)
+        .body(format!(
+            "scenario: {id}\nactors:\n  client:\n    id: alice\naction:\n  key: request\n  response:\n    item: bike\n"
+        ))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn process_privileges() {
+    let node = node().await;
+    let id = node.scenario(QUOTE).await;
+    let pid = node.quote(&id).await["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    // a role that grants nothing beyond the defaults is not enough for super
+    let res = node
+        .get("/processes?all=true", &token("carol", &[]))
+        .send()
+        .await
+        .expect("send");
+    let message = error(res, StatusCode::FORBIDDEN).await;
+    assert_eq!(message, "the 'process:super' privilege is required");
+
+    // an API key without process:start / process:step
+    let key = issue(
+        &node,
+        json!({"name": "reader", "privileges": ["scenario:read"]}),
+    )
+    .await;
+    let res = node
+        .post("/processes", &key)
+        .json(&json!({"scenario": id}))
+        .send()
+        .await
+        .expect("send");
+    let message = error(res, StatusCode::FORBIDDEN).await;
+    assert_eq!(message, "the 'process:start' privilege is required");
+    let res = node
+        .post(&format!("/processes/{pid}/offer"), &key)
+        .json(&json!(1))
+        .send()
+        .await
+        .expect("send");
+    let message = error(res, StatusCode::FORBIDDEN).await;
+    assert_eq!(message, "the 'process:step' privilege is required");
+    // and it sees no processes
+    let res = node
+        .get(&format!("/processes/{pid}"), &key)
+        .send()
+        .await
+        .expect("send");
+    error(res, StatusCode::NOT_FOUND).await;
+    let res = node.get("/processes", &key).send().await.expect("send");
+    assert_eq!(json_of(res).await, json!([]));
+}
+
+#[tokio::test]
+async fn processes_are_visible_to_their_actors() {
+    let node = node().await;
+    let id = node.scenario(QUOTE).await;
+    let pid = node.quote(&id).await["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let path = format!("/processes/{pid}");
+
+    for who in ["alice", "bob"] {
+        let res = node
+            .get(&path, &token(who, &[]))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(res.status(), StatusCode::OK, "{who}");
+        let res = node
+            .get("/processes", &token(who, &[]))
+            .send()
+            .await
+            .expect("send");
+        let list = json_of(res).await;
+        assert_eq!(list.as_array().expect("list").len(), 1, "{who}");
+        assert_eq!(list[0]["id"], pid.as_str());
+        assert_eq!(list[0]["scenario"]["name"], "quote");
+        assert_eq!(list[0]["current"]["key"], "quoting");
+        assert_eq!(list[0]["isRunning"], true);
+    }
+
+    // carol is no actor: the process does not exist for her
+    let carol = token("carol", &[]);
+    let res = node.get(&path, &carol).send().await.expect("send");
+    let message = error(res, StatusCode::NOT_FOUND).await;
+    assert_eq!(message, format!("Process '{pid}' not found"));
+    let res = node
+        .post(&format!("{path}/offer"), &carol)
+        .json(&json!(1))
+        .send()
+        .await
+        .expect("send");
+    error(res, StatusCode::NOT_FOUND).await;
+    let res = node.get("/processes", &carol).send().await.expect("send");
+    assert_eq!(json_of(res).await, json!([]));
+
+    // admin (process:super) sees it, but lists it only with all=true
+    let res = node.get(&path, &admin()).send().await.expect("send");
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = node.get("/processes", &admin()).send().await.expect("send");
+    assert_eq!(json_of(res).await, json!([]));
+    let res = node
+        .get("/processes?all=true", &admin())
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(json_of(res).await.as_array().expect("list").len(), 1);
+
+    // bob cannot act as the client
+    let res = node
+        .post(&format!("{path}/accept"), &token("bob", &[]))
+        .send()
+        .await
+        .expect("send");
+    error(res, StatusCode::BAD_REQUEST).await;
+    let process = node.process(&pid).await;
+    assert_eq!(
+        events(&process).last().expect("event")["errors"][0],
+        "Action 'accept' is not allowed in state 'quoting'"
+    );
+}
+
+#[tokio::test]
+async fn actors_by_role_and_as_actor() {
+    let node = node().await;
+    let id = node.scenario(REVIEW).await;
+    let res = node
+        .post("/processes", &admin())
+        .json(&json!({"scenario": id}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let pid = json_of(res).await["id"].as_str().expect("id").to_string();
+    let approve = format!("/processes/{pid}/approve");
+
+    // visible and listed by role
+    let staff = token("sam", &["staff"]);
+    let res = node.get("/processes", &staff).send().await.expect("send");
+    assert_eq!(json_of(res).await.as_array().expect("list").len(), 1);
+
+    // sam could be either reviewer
+    let res = node.post(&approve, &staff).send().await.expect("send");
+    let message = error(res, StatusCode::BAD_REQUEST).await;
+    assert_eq!(
+        message,
+        "Several actors can perform action 'approve': first, second; choose one with the As-Actor header"
+    );
+
+    // As-Actor for an actor sam is not: rejected by the engine
+    let res = node
+        .post(&approve, &token("olga", &["other"]))
+        .header("As-Actor", "first")
+        .send()
+        .await
+        .expect("send");
+    // olga is no actor at all: she does not see the process
+    error(res, StatusCode::NOT_FOUND).await;
+
+    let res = node
+        .post(&approve, &staff)
+        .header("As-Actor", "second")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::OK);
+    let process = json_of(res).await;
+    assert_eq!(process["current"]["key"], "(done)");
+    assert_eq!(
+        events(&process).last().expect("event")["actor"],
+        json!({"key": "second", "id": "sam"})
+    );
+}
+
+#[tokio::test]
+async fn as_actor_that_the_user_is_not() {
+    let node = node().await;
+    let id = node.scenario(QUOTE).await;
+    let pid = node.quote(&id).await["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    // alice (the client) claims to be the supplier
+    let res = node
+        .post(&format!("/processes/{pid}/offer"), &token("alice", &[]))
+        .header("As-Actor", "supplier")
+        .json(&json!(1))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let body = json_of(res).await;
+    assert_eq!(
+        body["error"]["reason"],
+        json!(["User is not allowed to perform as actor 'supplier'"])
+    );
+    let process = node.process(&pid).await;
+    assert_eq!(process["current"]["key"], "quoting");
+}
+
+#[tokio::test]
+async fn paging() {
+    let node = node().await;
+    let id = node.scenario(QUOTE).await;
+    for _ in 0..105 {
+        let res = node
+            .post("/processes", &admin())
+            .json(&json!({"scenario": id, "actors": {"client": {"id": "alice"}}}))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(res.status(), StatusCode::CREATED);
+    }
+    let alice = token("alice", &[]);
+    let mut seen = Vec::new();
+    for (page, count) in [("", 100), ("?page=1", 100), ("?page=2", 5), ("?page=3", 0)] {
+        let res = node
+            .get(&format!("/processes{page}"), &alice)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()["x-total-count"], "105");
+        let list = json_of(res).await;
+        let list = list.as_array().expect("list");
+        assert_eq!(list.len(), count, "{page}");
+        if !page.is_empty() {
+            seen.extend(list.iter().map(|p| p["id"].clone()));
+        }
+    }
+    seen.sort_by_key(|v| v.to_string());
+    seen.dedup();
+    assert_eq!(seen.len(), 105);
+
+    let res = node
+        .get("/processes?page=0", &alice)
+        .send()
+        .await
+        .expect("send");
+    error(res, StatusCode::BAD_REQUEST).await;
+    let res = node
+        .get("/processes?page=two", &alice)
+        .send()
+        .await
+        .expect("send");
+    let message = error(res, StatusCode::BAD_REQUEST).await;
+    assert!(message.starts_with("Invalid query"), "{message}");
+}
+
+#[tokio::test]
+async fn prediction() {
+    let node = node().await;
+    let id = node.scenario(QUOTE).await;
+    let pid = node.quote(&id).await["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let res = node
+        .get(
+            &format!("/processes/{pid}?predict=true"),
+            &token("alice", &[]),
+        )
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::OK);
+    let process = json_of(res).await;
+    let next = process["next"].as_array().expect("next");
+    let keys: Vec<&Value> = next.iter().map(|s| &s["key"]).collect();
+    assert_eq!(keys, vec![&json!("deciding"), &json!("(accepted)")]);
+    assert!(next[0].get("timestamp").is_none());
+
+    let res = node
+        .get(&format!("/processes/{pid}?predict=maybe"), &admin())
+        .send()
+        .await
+        .expect("send");
+    error(res, StatusCode::BAD_REQUEST).await;
+}
+
+/// Issues an API key as admin and returns its token.
+async fn issue(node: &Node, request: Value) -> String {
+    let res = node
+        .post("/apikey", &admin())
+        .json(&request)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let key = json_of(res).await;
+    key["token"].as_str().expect("token").to_string()
+}
+
+#[tokio::test]
+async fn api_keys() {
+    let node = node().await;
+    let id = node.scenario(QUOTE).await;
+    let other = node.scenario(REVIEW).await;
+
+    let res = node
+        .post("/apikey", &admin())
+        .header(CONTENT_TYPE, YAML)
+        .body(
+            format!("name: shop\nprivileges: [process:start, process:step, scenario:read]\nprocesses:\n  - scenario: {id}\n    actions: [request, offer]\n"),
+        )
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let issued = json_of(res).await;
+    let token_ = issued["token"].as_str().expect("token").to_string();
+    assert!(token_.starts_with("lfl_"));
+    assert_eq!(issued["name"], "shop");
+    assert_eq!(issued["revoked"], false);
+    assert!(issued.get("hash").is_none());
+    let key_id = issued["id"].as_str().expect("id").to_string();
+
+    let res = node.get("/apikey", &admin()).send().await.expect("send");
+    let keys = json_of(res).await;
+    assert_eq!(keys.as_array().expect("list").len(), 1);
+    assert_eq!(keys[0]["id"], key_id.as_str());
+    assert!(keys[0].get("token").is_none(), "the token is shown once");
+    assert!(keys[0].get("hash").is_none());
+
+    // the key acts for an application: no action needed to start, As-Actor picks the actor
+    let res = node
+        .post("/processes", &token_)
+        .json(&json!({"scenario": id, "actors": {"supplier": {"id": "bob"}}}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let pid = json_of(res).await["id"].as_str().expect("id").to_string();
+    let res = node
+        .post(&format!("/processes/{pid}/request"), &token_)
+        .json(&json!({"item": "car"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "the one actor that may request"
+    );
+    let res = node
+        .post(&format!("/processes/{pid}/offer"), &token_)
+        .header("As-Actor", "supplier")
+        .json(&json!(9))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::OK);
+    // restricted to request and offer
+    let res = node
+        .post(&format!("/processes/{pid}/accept"), &token_)
+        .header("As-Actor", "client")
+        .send()
+        .await
+        .expect("send");
+    let message = error(res, StatusCode::FORBIDDEN).await;
+    assert!(
+        message.starts_with("Insufficient privileges of API key"),
+        "{message}"
+    );
+    // ... and to the quote scenario
+    let res = node
+        .post("/processes", &token_)
+        .json(&json!({"scenario": other}))
+        .send()
+        .await
+        .expect("send");
+    error(res, StatusCode::FORBIDDEN).await;
+    // it sees the processes of its scenario
+    let res = node.get("/processes", &token_).send().await.expect("send");
+    assert_eq!(json_of(res).await.as_array().expect("list").len(), 1);
+
+    // lastUsed is recorded
+    let res = node.get("/apikey", &admin()).send().await.expect("send");
+    assert!(json_of(res).await[0]["lastUsed"].is_string());
+
+    // privileges
+    let alice = token("alice", &[]);
+    let res = node.get("/apikey", &alice).send().await.expect("send");
+    error(res, StatusCode::FORBIDDEN).await;
+    let res = node
+        .post("/apikey", &alice)
+        .json(&json!({"name": "x", "privileges": []}))
+        .send()
+        .await
+        .expect("send");
+    error(res, StatusCode::FORBIDDEN).await;
+    let res = node
+        .delete(&format!("/apikey/{key_id}"), &alice)
+        .send()
+        .await
+        .expect("send");
+    error(res, StatusCode::FORBIDDEN).await;
+
+    let res = node
+        .post("/apikey", &admin())
+        .json(&json!({"privileges": []}))
+        .send()
+        .await
+        .expect("send");
+    let message = error(res, StatusCode::BAD_REQUEST).await;
+    assert_eq!(message, "an API key needs at least one privilege");
+
+    // revoke
+    let res = node
+        .delete(&format!("/apikey/{key_id}"), &admin())
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let res = node.get("/processes", &token_).send().await.expect("send");
+    error(res, StatusCode::UNAUTHORIZED).await;
+    let res = node
+        .delete("/apikey/no-such-key", &admin())
+        .send()
+        .await
+        .expect("send");
+    error(res, StatusCode::NOT_FOUND).await;
+}
+
+#[tokio::test]
+async fn processes_survive_a_restart_with_redb() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (id, pid) = {
+        let store: Arc<dyn Store> = Arc::new(RedbStore::open(dir.path()).expect("open"));
+        let node = serve(store, settings()).await;
+        let id = node.scenario(QUOTE).await;
+        let pid = node.quote(&id).await["id"]
+            .as_str()
+            .expect("id")
+            .to_string();
+        let res = node
+            .post(&format!("/processes/{pid}/offer"), &token("bob", &[]))
+            .json(&json!(42))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(res.status(), StatusCode::OK);
+        node.stop().await;
+        (id, pid)
+    };
+    let store = RedbStore::open(dir.path()).expect("reopen");
+    let node = serve(Arc::new(store), settings()).await;
+    let res = node.get("/scenarios", &admin()).send().await.expect("send");
+    assert_eq!(json_of(res).await[0]["id"], id.as_str());
+    let process = node.process(&pid).await;
+    assert_eq!(process["vars"]["price"], 42);
+    assert_eq!(process["current"]["key"], "deciding");
+    let res = node
+        .post(&format!("/processes/{pid}/accept"), &token("alice", &[]))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn people_do_not_speak_for_services() {
+    let node = node().await;
+    let id = node.scenario(CHECK).await;
+    let alice = token("alice", &[]);
+    let res = node
+        .post("/processes", &alice)
+        .json(&json!({"scenario": id, "actors": {"client": {"id": "alice"}}, "action": "submit"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let pid = json_of(res).await["id"].as_str().expect("id").to_string();
+    let verified = format!("/processes/{pid}/verified");
+
+    let res = node.post(&verified, &alice).send().await.expect("send");
+    error(res, StatusCode::FORBIDDEN).await;
+    let res = node
+        .post(&verified, &alice)
+        .header("As-Actor", "service:checker")
+        .send()
+        .await
+        .expect("send");
+    error(res, StatusCode::FORBIDDEN).await;
+    assert_eq!(
+        events(&node.process(&pid).await).len(),
+        2,
+        "nothing recorded"
+    );
+
+    // an application with a key may; an empty body with any content type is no response
+    let key = issue(
+        &node,
+        json!({"name": "checker", "privileges": ["process:step"]}),
+    )
+    .await;
+    let res = node
+        .post(&verified, &key)
+        .header("As-Actor", "service:checker")
+        .header(CONTENT_TYPE, "text/plain")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::OK);
+    let process = json_of(res).await;
+    assert_eq!(process["current"]["key"], "(ok)");
+    assert_eq!(
+        events(&process).last().expect("event")["actor"],
+        json!({"key": "service:checker"})
+    );
+}
