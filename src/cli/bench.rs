@@ -522,7 +522,12 @@ fn fail(tally: &mut Tally, plan: &Plan, at: Instant, error: anyhow::Error) {
 }
 
 async fn start_process(conn: &mut Conn, plan: &Plan) -> Result<String> {
-    let body = json!({"scenario": plan.scenario, "actors": {"user": {"id": "alice"}}});
+    // A person starts only processes they take part in: with a first step.
+    let body = json!({
+        "scenario": plan.scenario,
+        "actors": {"user": {"id": "alice"}},
+        "action": {"key": "next", "response": {"n": 0}},
+    });
     let (status, location, bytes) = call(
         conn,
         Method::POST,

@@ -10,9 +10,7 @@ use crate::api::auth::{Auth, AuthError};
 use crate::api::{self, AppState};
 use crate::schema::{SchemaError, SchemaRegistry};
 use crate::store::{self, MemoryStore, RedbStore, Store};
-use axum::routing::get;
-use axum::{Json, Router};
-use serde_json::{json, Value};
+use axum::Router;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::future::{Future, IntoFuture};
@@ -277,9 +275,9 @@ impl Node {
         &self.state
     }
 
-    /// The HTTP routes: the API and `GET /health`.
+    /// The HTTP routes: the API (with `GET /health`).
     pub fn router(&self) -> Router {
-        api::router(self.state.clone()).route("/health", get(health))
+        api::router(self.state.clone())
     }
 
     /// Serves HTTP on `listener` and runs the timer loop until `shutdown` completes; then
@@ -320,10 +318,6 @@ impl Node {
         }
         served
     }
-}
-
-async fn health() -> Json<Value> {
-    Json(json!({"status": "ok"}))
 }
 
 /// Sets up logging: `config.log` as the filter, text or JSON lines on stderr. Does nothing

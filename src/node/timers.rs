@@ -54,9 +54,10 @@ impl TimerWake {
     }
 }
 
-/// The current time (the node reads the clock; the core never does).
+/// The current time, to the millisecond as events record it (the node reads the clock; the
+/// core never does).
 pub fn now() -> Timestamp {
-    Timestamp(chrono::Utc::now())
+    Timestamp::from_millis(chrono::Utc::now().timestamp_millis())
 }
 
 /// Runs the timer loop until `shutdown` turns true (or its sender is dropped). A timer
