@@ -417,6 +417,7 @@ pub fn run(config: Config) -> Result<(), ServeError> {
 mod tests {
     use super::*;
     use crate::node::config::{Env, Flags};
+    use serde_json::{json, Value};
 
     const GOOD: &str = "actors:\n  user: {}\nactions:\n  go:\n    actor: user\nstates:\n  initial:\n    on: go\n    goto: (done)\n";
 
