@@ -3,12 +3,11 @@
 //! Step and replay share [`Process::apply_action`], so a chain replays exactly as it was
 //! stepped.
 
-use super::compiled::wildcard_form;
+use super::compiled::{wildcard_form, CompiledTransition};
 use super::event::{ActionEvent, Event, TimeoutEvent, Timestamp};
 use super::path;
-use super::state::{string_list, transitions};
-use super::{Error, Process, StepActor, StepOutcome};
-use crate::expr::datafn::has_fn;
+use super::state::string_list;
+use super::{Error, Process, Scenario, StepActor, StepOutcome};
 use crate::expr::jmespath::Entropy;
 use crate::json::truthy;
 use serde_json::{Map, Value};
@@ -105,9 +104,7 @@ impl Process {
         let response = match &event.response {
             Some(r) => r.clone(),
             None => found
-                .as_ref()
-                .and_then(|(_, a)| a.get("response"))
-                .and_then(|s| super::state::default_value(s, scenario.registry()))
+                .and_then(|(_, a)| a.default_response.clone())
                 .unwrap_or(Value::Null),
         };
 
@@ -138,14 +135,9 @@ impl Process {
             return Ok(errors);
         }
 
-        if let Some((_, scenario_action)) = &found {
-            for instruction in scenario_action
-                .get("update")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                let instruction = self.evaluator(entropy).apply(instruction, &self.doc)?;
+        if let Some((_, scenario_action)) = found {
+            for instruction in &scenario_action.update {
+                let instruction = self.evaluator(entropy).evaluate(instruction, &self.doc)?;
                 if instruction.get("if").is_some_and(|c| !truthy(c)) {
                     continue;
                 }
@@ -158,7 +150,7 @@ impl Process {
         } else {
             self.validate_process()
         };
-        let next = self.find_action_transition(action, actor_key, entropy)?;
+        let next = self.find_action_transition(&scenario, action, actor_key, entropy)?;
         let Some(next) = next.filter(|_| errors.is_empty()) else {
             if errors.is_empty() {
                 errors.push(format!(
@@ -168,8 +160,8 @@ impl Process {
             return Ok(errors);
         };
 
-        self.log_transition(&next, entropy)?;
-        match next.get("goto").and_then(Value::as_str) {
+        self.log_transition(next, entropy)?;
+        match &next.goto {
             Some(goto) => self.enter_state(goto, event.timestamp, entropy)?,
             None => {
                 let entered = self.current_timestamp();
@@ -194,21 +186,18 @@ impl Process {
         let process_actor = self.actors().get(key).filter(|a| truthy(a));
 
         let scenario_action = self.scenario.action(state_key, action);
-        let current_action = match &scenario_action {
+        let current_action = match scenario_action {
             // A response schema without data functions is used as it is (and its validator
             // is compiled already); only a computed one is evaluated.
-            Some((k, a)) => Some(self.evaluate_action(k, a, None, entropy, |name| {
-                matches!(name, "actor" | "if")
-                    || (name == "response" && a.get("response").is_some_and(has_fn))
-            })?),
+            Some((k, a)) => Some(self.evaluate_action(k, &a.checked, None, entropy)?),
             None => None,
         };
 
-        let scenario_state = self.scenario.state(state_key);
-        let allowed_here = scenario_state
-            .into_iter()
-            .flat_map(transitions)
-            .any(|tr| tr.get("on").and_then(Value::as_str) == Some(action));
+        let allowed_here = self.scenario.compiled_state(state_key).is_some_and(|s| {
+            s.transitions
+                .iter()
+                .any(|tr| tr.on.as_deref() == Some(action))
+        });
         if !allowed_here {
             errors.push(format!(
                 "Action '{action}' is not allowed in state '{state_key}'"
@@ -258,15 +247,13 @@ impl Process {
                 ));
             }
             if !self.predicting {
-                let static_schema = scenario_action
-                    .as_ref()
-                    .and_then(|(_, a)| a.get("response"));
+                let static_schema = scenario_action.and_then(|(_, a)| a.response.as_ref());
                 if let Some(schema) = current_action
                     .get("response")
                     .or(static_schema)
                     .filter(|s| s.as_object().is_some_and(|m| !m.is_empty()))
                 {
-                    let action_key = scenario_action.as_ref().map_or("", |(k, _)| k.as_str());
+                    let action_key = scenario_action.map_or("", |(k, _)| k);
                     for err in self
                         .scenario
                         .validate_response(action_key, schema, response)?
@@ -359,30 +346,30 @@ impl Process {
 
     /// The first action transition of the current state for this action and actor whose
     /// `if` holds.
-    fn find_action_transition(
+    fn find_action_transition<'s>(
         &self,
+        scenario: &'s Scenario,
         action: &str,
         actor_key: &str,
         entropy: &Entropy,
-    ) -> Result<Option<Map<String, Value>>, Error> {
-        let Some(state) = self.scenario.state(self.current_key()) else {
+    ) -> Result<Option<&'s CompiledTransition>, Error> {
+        let Some(state) = scenario.compiled_state(self.current_key()) else {
             return Ok(None);
         };
-        let eval = self.evaluator(entropy);
-        for tr in transitions(state) {
-            if tr.get("on").and_then(Value::as_str) != Some(action) {
+        for tr in &state.transitions {
+            if tr.on.as_deref() != Some(action) {
                 continue;
             }
-            if !self.condition(tr.get("if"), entropy)? {
+            if !self.condition(&tr.cond, entropy)? {
                 continue;
             }
-            let by = string_list(&eval.apply(tr.get("by").unwrap_or(&Value::Null), &self.doc)?);
+            let by = self.actor_list(&tr.by, entropy)?;
             let wildcard = wildcard_form(actor_key);
             if by
                 .iter()
                 .any(|b| b == actor_key || b == "*" || *b == wildcard)
             {
-                return Ok(Some(tr.clone()));
+                return Ok(Some(tr));
             }
         }
         Ok(None)
@@ -410,13 +397,14 @@ impl Process {
     /// Fires the first timeout transition due after `passed` seconds, recording `event`.
     pub(crate) fn fire_timeout(&mut self, event: Event, passed: f64) -> Result<bool, Error> {
         let entropy = Entropy::new(event.seed());
-        let Some(next) = self.find_timeout_transition(passed, &entropy)? else {
+        let scenario = self.scenario.clone();
+        let Some(next) = self.find_timeout_transition(&scenario, passed, &entropy)? else {
             return Ok(false);
         };
         let at = event.timestamp();
         self.events.push(event);
-        self.log_transition(&next, &entropy)?;
-        if let Some(goto) = next.get("goto").and_then(Value::as_str) {
+        self.log_transition(next, &entropy)?;
+        if let Some(goto) = &next.goto {
             self.enter_state(goto, at, &entropy)?;
         }
         Ok(true)
@@ -424,21 +412,19 @@ impl Process {
 
     /// The first timeout transition (by `after`) whose `if` holds and whose `after` has
     /// passed.
-    pub(crate) fn find_timeout_transition(
+    pub(crate) fn find_timeout_transition<'s>(
         &self,
+        scenario: &'s Scenario,
         passed: f64,
         entropy: &Entropy,
-    ) -> Result<Option<Map<String, Value>>, Error> {
-        let Some(state) = self.scenario.state(self.current_key()) else {
+    ) -> Result<Option<&'s CompiledTransition>, Error> {
+        let Some(state) = scenario.compiled_state(self.current_key()) else {
             return Ok(None);
         };
-        let mut timeouts: Vec<(f64, &Map<String, Value>)> = transitions(state)
-            .filter_map(|tr| Some((tr.get("after")?.as_f64()?, tr)))
-            .collect();
-        timeouts.sort_by(|a, b| a.0.total_cmp(&b.0));
-        for (after, tr) in timeouts {
-            if after <= passed && self.condition(tr.get("if"), entropy)? {
-                return Ok(Some(tr.clone()));
+        for &(after, i) in &state.timeouts {
+            let tr = &state.transitions[i];
+            if after <= passed && self.condition(&tr.cond, entropy)? {
+                return Ok(Some(tr));
             }
         }
         Ok(None)
@@ -447,11 +433,11 @@ impl Process {
     /// When the earliest timeout transition of the current state falls due, if it has one.
     /// (Its `if` is checked when it fires.)
     pub fn next_timeout(&self) -> Option<Timestamp> {
-        let state = self.scenario.state(self.current_key())?;
-        transitions(state)
-            .filter_map(|tr| tr.get("after")?.as_f64())
-            .min_by(f64::total_cmp)
-            .map(|after| self.current_timestamp().plus_seconds(after))
+        let state = self.scenario.compiled_state(self.current_key())?;
+        state
+            .timeouts
+            .first()
+            .map(|&(after, _)| self.current_timestamp().plus_seconds(after))
     }
 
     fn save(&self, writes_previous: bool) -> Saved {
@@ -504,13 +490,7 @@ impl Process {
     fn may_write_previous(&self, action: &str) -> bool {
         self.scenario
             .action(self.current_key(), action)
-            .and_then(|(_, a)| a.get("update").and_then(Value::as_array).cloned())
-            .into_iter()
-            .flatten()
-            .any(|i| match i.get("set") {
-                Some(Value::String(path)) => path == "previous",
-                _ => true,
-            })
+            .is_some_and(|(_, a)| a.writes_previous)
     }
 }
 
