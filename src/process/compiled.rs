@@ -1,7 +1,7 @@
 //! A normalized scenario made ready to run: its id, parsed data functions and compiled
 //! JSON schemas, built once and shared (`Arc`) by every process of that scenario.
 
-use super::state::{default_value, string_list};
+use super::state::{default_value, instantiate_actor, string_list};
 use super::Error;
 use crate::expr::datafn::{has_fn, FnCache, Prepared};
 use crate::json::truthy;
@@ -32,6 +32,12 @@ pub struct Scenario {
     /// The actions (object-valued ones), prepared, by their key (`ACTION` or
     /// `STATE.ACTION`).
     actions: HashMap<String, CompiledAction>,
+    /// The actors a process starts with when none are given (all but wildcard ones).
+    initial_actors: Vec<(String, Value)>,
+    /// The default vars.
+    initial_vars: Map<String, Value>,
+    /// The default result.
+    initial_result: Value,
 }
 
 /// A scenario state prepared for running: what instantiating it evaluates, found once.
@@ -217,7 +223,23 @@ impl Scenario {
         with_id.insert("id".into(), Value::String(id.clone()));
         with_id.extend(map.iter().map(|(k, v)| (k.clone(), v.clone())));
 
-        Ok(Scenario {
+        let mut initial_vars = Map::new();
+        for (key, schema) in map
+            .get("vars")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(v) = default_value(schema, registry) {
+                initial_vars.insert(key.clone(), v);
+            }
+        }
+        let initial_result = map
+            .get("result")
+            .and_then(|s| default_value(s, registry))
+            .unwrap_or(Value::Null);
+
+        let mut scenario = Scenario {
             fns: FnCache::collect(&normalized),
             id,
             with_id: Value::Object(with_id),
@@ -230,7 +252,21 @@ impl Scenario {
             responses: Mutex::new(HashMap::new()),
             states,
             actions,
-        })
+            initial_actors: Vec::new(),
+            initial_vars,
+            initial_result,
+        };
+        let mut initial_actors = Vec::new();
+        for key in scenario
+            .section("actors")
+            .keys()
+            .filter(|k| !k.ends_with('*'))
+        {
+            let actor = instantiate_actor(&scenario, key, &Value::Null)?;
+            initial_actors.push((key.clone(), actor));
+        }
+        scenario.initial_actors = initial_actors;
+        Ok(scenario)
     }
 
     /// The content-derived id.
@@ -246,6 +282,21 @@ impl Scenario {
     /// The normalized scenario with its `id`, as a process shows it.
     pub fn json_with_id(&self) -> &Value {
         &self.with_id
+    }
+
+    /// The actors a process starts with when none are given, in order.
+    pub(crate) fn initial_actors(&self) -> &[(String, Value)] {
+        &self.initial_actors
+    }
+
+    /// The default vars of a process.
+    pub(crate) fn initial_vars(&self) -> &Map<String, Value> {
+        &self.initial_vars
+    }
+
+    /// The default result of a process.
+    pub(crate) fn initial_result(&self) -> &Value {
+        &self.initial_result
     }
 
     /// Parsed data functions of the scenario.

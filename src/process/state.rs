@@ -44,34 +44,25 @@ impl Process {
             ));
         };
         let json = scenario.json();
-        let registry = scenario.registry();
 
         let mut actors = Map::new();
-        let schema_keys = scenario
-            .section("actors")
-            .keys()
-            .filter(|k| !k.ends_with('*'))
-            .chain(
-                start
-                    .actors
-                    .keys()
-                    .filter(|k| !scenario.section("actors").contains_key(*k)),
-            );
-        for key in schema_keys {
-            let values = start.actors.get(key).cloned().unwrap_or(Value::Null);
-            actors.insert(key.clone(), instantiate_actor(&scenario, key, &values)?);
+        for (key, actor) in scenario.initial_actors() {
+            let actor = match start.actors.get(key) {
+                Some(values @ Value::Object(given)) if !given.is_empty() => {
+                    instantiate_actor(&scenario, key, values)?
+                }
+                _ => actor.clone(),
+            };
+            actors.insert(key.clone(), actor);
         }
-
-        let mut vars = Map::new();
-        for (key, schema) in scenario.section("vars") {
-            if let Some(v) = default_value(schema, registry) {
-                vars.insert(key.clone(), v);
+        for (key, values) in &start.actors {
+            if !scenario.section("actors").contains_key(key) {
+                actors.insert(key.clone(), instantiate_actor(&scenario, key, values)?);
             }
         }
-        let result = json
-            .get("result")
-            .and_then(|s| default_value(s, registry))
-            .unwrap_or(Value::Null);
+
+        let vars = scenario.initial_vars().clone();
+        let result = scenario.initial_result().clone();
 
         let mut doc = Map::new();
         let title = match json.get("title") {
@@ -378,8 +369,7 @@ pub(crate) fn instantiate_actor(
     let schema = scenario
         .section("actors")
         .get(&schema_key)
-        .cloned()
-        .unwrap_or(Value::Null);
+        .unwrap_or(&Value::Null);
 
     let title = match schema.get("title").and_then(Value::as_str) {
         Some(t) if !t.is_empty() => {
@@ -394,7 +384,7 @@ pub(crate) fn instantiate_actor(
 
     let mut actor = Map::new();
     actor.insert("title".into(), Value::String(title));
-    if let Some(Value::Object(defaults)) = default_value(&schema, scenario.registry()) {
+    if let Some(Value::Object(defaults)) = default_value(schema, scenario.registry()) {
         actor.extend(defaults);
     }
     if let Value::Object(values) = values {
