@@ -29,8 +29,8 @@ impl Process {
             actors,
             hash: String::new(),
         });
-        event.rehash();
-        Self::from_instantiate_event(scenario, event)
+        let seed = event.rehash_seeded();
+        Self::start(scenario, event, seed)
     }
 
     /// Rebuilds the start of a process from its instantiate event.
@@ -38,6 +38,12 @@ impl Process {
         scenario: Arc<Scenario>,
         event: Event,
     ) -> Result<Process, Error> {
+        let seed = event.seed();
+        Self::start(scenario, event, seed)
+    }
+
+    /// The start of a process from its instantiate event, whose seed is `seed`.
+    fn start(scenario: Arc<Scenario>, event: Event, seed: [u8; 32]) -> Result<Process, Error> {
         let Event::Instantiate(start) = &event else {
             return Err(Error::Replay(
                 "the first event must be an instantiate event".into(),
@@ -86,7 +92,7 @@ impl Process {
         doc.insert("previous".into(), Value::Array(vec![]));
 
         let at = start.timestamp;
-        let entropy = Entropy::new(event.seed());
+        let entropy = Entropy::new(seed);
         let mut process = Process {
             scenario,
             doc: Value::Object(doc),

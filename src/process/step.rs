@@ -35,7 +35,7 @@ impl Process {
         response: Option<Value>,
         at: Timestamp,
     ) -> Result<StepOutcome, Error> {
-        let mut event = ActionEvent {
+        let event = ActionEvent {
             previous: self.last_event().hash().to_string(),
             timestamp: at,
             action: action.to_string(),
@@ -45,12 +45,14 @@ impl Process {
             errors: vec![],
             hash: String::new(),
         };
-        let errors = self.apply_action(&event, actor)?;
-        event.skipped = !errors.is_empty();
-        event.errors = errors.clone();
-        let mut event = Event::Action(event);
-        event.rehash();
-        self.replace_last_pending(event);
+        let pending = event.pending_hash();
+        let errors = self.apply_action_seeded(event, actor, pending.seed())?;
+        // The event appended by `apply_action_seeded` gets its final form.
+        if let Some(Event::Action(last)) = self.events.last_mut() {
+            last.skipped = !errors.is_empty();
+            last.errors = errors.clone();
+            last.hash = pending.hash(last.skipped, &errors);
+        }
         Ok(StepOutcome {
             skipped: !errors.is_empty(),
             errors,
@@ -65,11 +67,25 @@ impl Process {
         event: &ActionEvent,
         actor: &StepActor,
     ) -> Result<Vec<String>, Error> {
-        let saved = self.save(self.may_write_previous(&event.action));
-        self.events.push(Event::Action(event.clone()));
-        let entropy = Entropy::new(self.last_event().seed());
+        let seed = event.pending_hash().seed();
+        self.apply_action_seeded(event.clone(), actor, seed)
+    }
 
-        match self.try_action(event, actor, &entropy) {
+    /// [`Self::apply_action`] with the seed of the event known.
+    fn apply_action_seeded(
+        &mut self,
+        event: ActionEvent,
+        actor: &StepActor,
+        seed: [u8; 32],
+    ) -> Result<Vec<String>, Error> {
+        let saved = self.save(self.may_write_previous(&event.action));
+        let action = event.action.clone();
+        let response = event.response.clone();
+        let timestamp = event.timestamp;
+        self.events.push(Event::Action(event));
+        let entropy = Entropy::new(seed);
+
+        match self.try_action(&action, response, timestamp, actor, &entropy) {
             Ok(errors) if errors.is_empty() => Ok(errors),
             Ok(errors) => {
                 self.restore(saved);
@@ -91,18 +107,19 @@ impl Process {
 
     fn try_action(
         &mut self,
-        event: &ActionEvent,
+        action: &str,
+        response: Option<Value>,
+        timestamp: Timestamp,
         actor: &StepActor,
         entropy: &Entropy,
     ) -> Result<Vec<String>, Error> {
-        let action = event.action.as_str();
         let actor_key = actor.actor_key();
         let state_key = self.current_key().to_string();
         let scenario = self.scenario.clone();
         let found = scenario.action(&state_key, action);
 
-        let response = match &event.response {
-            Some(r) => r.clone(),
+        let response = match response {
+            Some(r) => r,
             None => found
                 .and_then(|(_, a)| a.default_response.clone())
                 .unwrap_or(Value::Null),
@@ -126,11 +143,12 @@ impl Process {
             .cloned()
             .unwrap_or(Value::Null);
         let current = self.field_mut("current");
-        current["response"] = response.clone();
+        current["response"] = response;
         current["actor"] = Value::Object(current_actor);
         current["action"] = current_action;
 
-        let errors = self.validate_step(action, actor, &response, entropy)?;
+        let response = &self.current()["response"];
+        let errors = self.validate_step(action, actor, response, entropy)?;
         if !errors.is_empty() {
             return Ok(errors);
         }
@@ -162,7 +180,7 @@ impl Process {
 
         self.log_transition(next, entropy)?;
         match &next.goto {
-            Some(goto) => self.enter_state(goto, event.timestamp, entropy)?,
+            Some(goto) => self.enter_state(goto, timestamp, entropy)?,
             None => {
                 let entered = self.current_timestamp();
                 self.enter_state(&state_key, entered, entropy)?;
@@ -383,20 +401,28 @@ impl Process {
             timestamp: at,
             hash: String::new(),
         });
-        event.rehash();
-        self.apply_timeout(event)
+        let seed = event.rehash_seeded();
+        let passed = at.seconds_since(&self.current_timestamp());
+        self.fire_timeout(event, passed, seed)
     }
 
     /// Applies a timeout event; `Ok(false)` (and nothing appended) when no timeout
     /// transition is due at its time.
     pub(crate) fn apply_timeout(&mut self, event: Event) -> Result<bool, Error> {
         let passed = event.timestamp().seconds_since(&self.current_timestamp());
-        self.fire_timeout(event, passed)
+        let seed = event.seed();
+        self.fire_timeout(event, passed, seed)
     }
 
-    /// Fires the first timeout transition due after `passed` seconds, recording `event`.
-    pub(crate) fn fire_timeout(&mut self, event: Event, passed: f64) -> Result<bool, Error> {
-        let entropy = Entropy::new(event.seed());
+    /// Fires the first timeout transition due after `passed` seconds, recording `event`
+    /// (whose seed is `seed`).
+    pub(crate) fn fire_timeout(
+        &mut self,
+        event: Event,
+        passed: f64,
+        seed: [u8; 32],
+    ) -> Result<bool, Error> {
+        let entropy = Entropy::new(seed);
         let scenario = self.scenario.clone();
         let Some(next) = self.find_timeout_transition(&scenario, passed, &entropy)? else {
             return Ok(false);
@@ -474,13 +500,6 @@ impl Process {
         }
         // isRunning and tags only change when an end state is entered, which happens
         // after the last check, so they need no saving.
-    }
-
-    /// Replaces the event appended by `apply_action` with its final form.
-    fn replace_last_pending(&mut self, event: Event) {
-        if let Some(last) = self.events.last_mut() {
-            *last = event;
-        }
     }
 }
 
