@@ -2,6 +2,7 @@
 //! JSON schemas, built once and shared (`Arc`) by every process of that scenario.
 
 use super::state::{default_value, instantiate_actor, string_list};
+use super::step::update_path_allowed;
 use super::Error;
 use crate::expr::datafn::{has_fn, FnCache, Prepared};
 use crate::json::truthy;
@@ -102,9 +103,61 @@ pub(crate) struct CompiledAction {
     pub default_response: Option<Value>,
     /// The update instructions.
     pub update: Vec<Prepared>,
-    /// Whether an update instruction could write `previous` (its `set` is `previous` or
-    /// not a plain string).
-    pub writes_previous: bool,
+    /// What the update instructions could write.
+    pub writes: Writes,
+}
+
+/// The parts of the process document update instructions could write, judged by their
+/// `set` paths; a computed path could write any of them.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Writes {
+    pub title: bool,
+    pub actors: bool,
+    pub vars: bool,
+    pub result: bool,
+    pub previous: bool,
+}
+
+impl Writes {
+    fn all() -> Self {
+        Writes {
+            title: true,
+            actors: true,
+            vars: true,
+            result: true,
+            previous: true,
+        }
+    }
+
+    /// Adds what an update instruction (unevaluated) could write.
+    fn add(&mut self, instruction: &Value) {
+        let plain = instruction.as_object().filter(|i| {
+            !["<ref>", "<tpl>", "<select>"]
+                .iter()
+                .any(|k| i.contains_key(*k))
+        });
+        let path = match plain.and_then(|i| i.get("set")) {
+            Some(Value::String(path)) => path,
+            // A computed instruction or path, or none: assume the worst.
+            _ => {
+                *self = Writes::all();
+                return;
+            }
+        };
+        // A path that may not be written fails the step before writing anything.
+        if !update_path_allowed(path) {
+            return;
+        }
+        match path.split('.').next().unwrap_or_default() {
+            "title" => self.title = true,
+            "previous" => self.previous = true,
+            "vars" => self.vars = true,
+            "result" => self.result = true,
+            // `current.actor` writes through to the actor.
+            "actors" | "current" => self.actors = true,
+            _ => *self = Writes::all(),
+        }
+    }
 }
 
 impl std::fmt::Debug for Scenario {
@@ -427,15 +480,15 @@ fn compile_action(action: &Map<String, Value>, registry: &SchemaRegistry) -> Com
         .flatten()
         .map(Prepared::new)
         .collect();
-    let writes_previous = action
+    let mut writes = Writes::default();
+    for instruction in action
         .get("update")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .any(|i| match i.get("set") {
-            Some(Value::String(path)) => path == "previous",
-            _ => true,
-        });
+    {
+        writes.add(instruction);
+    }
     let response = action.get("response").cloned();
     CompiledAction {
         shown: select(&|name, _| name != "update"),
@@ -445,7 +498,7 @@ fn compile_action(action: &Map<String, Value>, registry: &SchemaRegistry) -> Com
         default_response: response.as_ref().and_then(|s| default_value(s, registry)),
         response,
         update,
-        writes_previous,
+        writes,
     }
 }
 
