@@ -20,7 +20,9 @@ pub struct Scenario {
     with_id: Value,
     fns: FnCache,
     registry: SchemaRegistry,
+    /// Validators of the actor schemas, one for every entry of `actors` (without `role`).
     actors: HashMap<String, Arc<Validator>>,
+    /// Validators of the var schemas, one for every entry of `vars`.
     vars: HashMap<String, Arc<Validator>>,
     result: Option<Arc<Validator>>,
     /// Validators of response schemas without data functions, by action key.
@@ -419,14 +421,30 @@ impl Scenario {
         map.contains_key(&wildcard).then_some(wildcard)
     }
 
+    /// The validator of an actor's (wildcard) schema.
     pub(crate) fn actor_validator(&self, key: &str) -> Option<&Validator> {
-        let key = self.schema_key("actors", key)?;
-        self.actors.get(&key).map(Arc::as_ref)
+        by_schema_key(&self.actors, key).map(Arc::as_ref)
     }
 
+    /// The role an actor's (wildcard) schema gives, when it is truthy.
+    pub(crate) fn actor_role(&self, key: &str) -> Option<&Value> {
+        // The validators are keyed like the schemas, so they tell which schema applies.
+        let schema_key = match self.actors.get_key_value(key) {
+            Some((k, _)) => k.as_str(),
+            None => {
+                let wildcard = wildcard_form(key);
+                self.actors.get_key_value(&wildcard)?.0.as_str()
+            }
+        };
+        self.section("actors")
+            .get(schema_key)
+            .and_then(|s| s.get("role"))
+            .filter(|r| truthy(r))
+    }
+
+    /// The validator of a variable's (wildcard) schema.
     pub(crate) fn var_validator(&self, key: &str) -> Option<&Validator> {
-        let key = self.schema_key("vars", key)?;
-        self.vars.get(&key).map(Arc::as_ref)
+        by_schema_key(&self.vars, key).map(Arc::as_ref)
     }
 
     pub(crate) fn result_validator(&self) -> Option<&Validator> {
@@ -569,6 +587,12 @@ fn compile_transition(tr: &Map<String, Value>) -> CompiledTransition {
         by,
         log: tr.get("log").map(Prepared::new),
     }
+}
+
+/// The entry for `key`, else for its wildcard form: for maps keyed like a scenario section,
+/// the same as looking up [`Scenario::schema_key`].
+fn by_schema_key<'a, T>(map: &'a HashMap<String, T>, key: &str) -> Option<&'a T> {
+    map.get(key).or_else(|| map.get(&wildcard_form(key)))
 }
 
 /// `person_2` → `person_*`: trailing digits replaced by `*`, as wildcard actor keys match.
