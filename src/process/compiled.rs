@@ -2,6 +2,7 @@
 //! JSON schemas, built once and shared (`Arc`) by every process of that scenario.
 
 use super::state::{default_value, instantiate_actor, string_list};
+use super::step::update_path_allowed;
 use super::Error;
 use crate::expr::datafn::{has_fn, FnCache, Prepared};
 use crate::json::truthy;
@@ -19,7 +20,9 @@ pub struct Scenario {
     with_id: Value,
     fns: FnCache,
     registry: SchemaRegistry,
+    /// Validators of the actor schemas, one for every entry of `actors` (without `role`).
     actors: HashMap<String, Arc<Validator>>,
+    /// Validators of the var schemas, one for every entry of `vars`.
     vars: HashMap<String, Arc<Validator>>,
     result: Option<Arc<Validator>>,
     /// Validators of response schemas without data functions, by action key.
@@ -102,9 +105,61 @@ pub(crate) struct CompiledAction {
     pub default_response: Option<Value>,
     /// The update instructions.
     pub update: Vec<Prepared>,
-    /// Whether an update instruction could write `previous` (its `set` is `previous` or
-    /// not a plain string).
-    pub writes_previous: bool,
+    /// What the update instructions could write.
+    pub writes: Writes,
+}
+
+/// The parts of the process document update instructions could write, judged by their
+/// `set` paths; a computed path could write any of them.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Writes {
+    pub title: bool,
+    pub actors: bool,
+    pub vars: bool,
+    pub result: bool,
+    pub previous: bool,
+}
+
+impl Writes {
+    fn all() -> Self {
+        Writes {
+            title: true,
+            actors: true,
+            vars: true,
+            result: true,
+            previous: true,
+        }
+    }
+
+    /// Adds what an update instruction (unevaluated) could write.
+    fn add(&mut self, instruction: &Value) {
+        let plain = instruction.as_object().filter(|i| {
+            !["<ref>", "<tpl>", "<select>"]
+                .iter()
+                .any(|k| i.contains_key(*k))
+        });
+        let path = match plain.and_then(|i| i.get("set")) {
+            Some(Value::String(path)) => path,
+            // A computed instruction or path, or none: assume the worst.
+            _ => {
+                *self = Writes::all();
+                return;
+            }
+        };
+        // A path that may not be written fails the step before writing anything.
+        if !update_path_allowed(path) {
+            return;
+        }
+        match path.split('.').next().unwrap_or_default() {
+            "title" => self.title = true,
+            "previous" => self.previous = true,
+            "vars" => self.vars = true,
+            "result" => self.result = true,
+            // `current.actor` writes through to the actor.
+            "actors" | "current" => self.actors = true,
+            _ => *self = Writes::all(),
+        }
+    }
 }
 
 impl std::fmt::Debug for Scenario {
@@ -366,14 +421,30 @@ impl Scenario {
         map.contains_key(&wildcard).then_some(wildcard)
     }
 
+    /// The validator of an actor's (wildcard) schema.
     pub(crate) fn actor_validator(&self, key: &str) -> Option<&Validator> {
-        let key = self.schema_key("actors", key)?;
-        self.actors.get(&key).map(Arc::as_ref)
+        by_schema_key(&self.actors, key).map(Arc::as_ref)
     }
 
+    /// The role an actor's (wildcard) schema gives, when it is truthy.
+    pub(crate) fn actor_role(&self, key: &str) -> Option<&Value> {
+        // The validators are keyed like the schemas, so they tell which schema applies.
+        let schema_key = match self.actors.get_key_value(key) {
+            Some((k, _)) => k.as_str(),
+            None => {
+                let wildcard = wildcard_form(key);
+                self.actors.get_key_value(&wildcard)?.0.as_str()
+            }
+        };
+        self.section("actors")
+            .get(schema_key)
+            .and_then(|s| s.get("role"))
+            .filter(|r| truthy(r))
+    }
+
+    /// The validator of a variable's (wildcard) schema.
     pub(crate) fn var_validator(&self, key: &str) -> Option<&Validator> {
-        let key = self.schema_key("vars", key)?;
-        self.vars.get(&key).map(Arc::as_ref)
+        by_schema_key(&self.vars, key).map(Arc::as_ref)
     }
 
     pub(crate) fn result_validator(&self) -> Option<&Validator> {
@@ -427,15 +498,15 @@ fn compile_action(action: &Map<String, Value>, registry: &SchemaRegistry) -> Com
         .flatten()
         .map(Prepared::new)
         .collect();
-    let writes_previous = action
+    let mut writes = Writes::default();
+    for instruction in action
         .get("update")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .any(|i| match i.get("set") {
-            Some(Value::String(path)) => path == "previous",
-            _ => true,
-        });
+    {
+        writes.add(instruction);
+    }
     let response = action.get("response").cloned();
     CompiledAction {
         shown: select(&|name, _| name != "update"),
@@ -445,7 +516,7 @@ fn compile_action(action: &Map<String, Value>, registry: &SchemaRegistry) -> Com
         default_response: response.as_ref().and_then(|s| default_value(s, registry)),
         response,
         update,
-        writes_previous,
+        writes,
     }
 }
 
@@ -516,6 +587,12 @@ fn compile_transition(tr: &Map<String, Value>) -> CompiledTransition {
         by,
         log: tr.get("log").map(Prepared::new),
     }
+}
+
+/// The entry for `key`, else for its wildcard form: for maps keyed like a scenario section,
+/// the same as looking up [`Scenario::schema_key`].
+fn by_schema_key<'a, T>(map: &'a HashMap<String, T>, key: &str) -> Option<&'a T> {
+    map.get(key).or_else(|| map.get(&wildcard_form(key)))
 }
 
 /// `person_2` → `person_*`: trailing digits replaced by `*`, as wildcard actor keys match.

@@ -42,39 +42,30 @@ impl Timestamp {
     /// The JSON text form.
     pub fn to_iso(&self) -> String {
         use chrono::{Datelike, Timelike};
-        let t = &self.0;
-        let year = t.year();
+        let (date, time) = (self.0.date_naive(), self.0.time());
+        let year = date.year();
         // Years beyond four digits and leap seconds are left to chrono.
-        if !(0..=9999).contains(&year) || t.nanosecond() >= 1_000_000_000 {
-            return t.to_rfc3339_opts(SecondsFormat::Millis, true);
+        if !(0..=9999).contains(&year) || time.nanosecond() >= 1_000_000_000 {
+            return self.0.to_rfc3339_opts(SecondsFormat::Millis, true);
         }
         // `YYYY-MM-DDTHH:MM:SS.mmmZ`, as `to_rfc3339_opts(Millis, true)` writes it.
-        let millis = t.nanosecond() / 1_000_000;
-        let mut out = [0u8; 24];
-        let mut put = |at: usize, value: u32, digits: u32| {
-            for i in 0..digits {
-                out[at + i as usize] = b'0' + (value / 10u32.pow(digits - 1 - i) % 10) as u8;
+        let mut out = String::with_capacity(24);
+        let mut put = |value: u32, digits: u32, then: char| {
+            let mut scale = 10u32.pow(digits - 1);
+            while scale > 0 {
+                out.push(char::from(b'0' + (value / scale % 10) as u8));
+                scale /= 10;
             }
+            out.push(then);
         };
-        put(0, year as u32, 4);
-        put(5, t.month(), 2);
-        put(8, t.day(), 2);
-        put(11, t.hour(), 2);
-        put(14, t.minute(), 2);
-        put(17, t.second(), 2);
-        put(20, millis, 3);
-        for (at, c) in [
-            (4, b'-'),
-            (7, b'-'),
-            (10, b'T'),
-            (13, b':'),
-            (16, b':'),
-            (19, b'.'),
-            (23, b'Z'),
-        ] {
-            out[at] = c;
-        }
-        out.iter().map(|&b| b as char).collect()
+        put(year as u32, 4, '-');
+        put(date.month(), 2, '-');
+        put(date.day(), 2, 'T');
+        put(time.hour(), 2, ':');
+        put(time.minute(), 2, ':');
+        put(time.second(), 2, '.');
+        put(time.nanosecond() / 1_000_000, 3, 'Z');
+        out
     }
 
     /// Parses an RFC 3339 / ISO-8601 timestamp.

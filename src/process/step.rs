@@ -3,7 +3,7 @@
 //! Step and replay share [`Process::apply_action`], so a chain replays exactly as it was
 //! stepped.
 
-use super::compiled::{wildcard_form, CompiledTransition};
+use super::compiled::{wildcard_form, CompiledTransition, Writes};
 use super::event::{ActionEvent, Event, TimeoutEvent, Timestamp};
 use super::path;
 use super::state::string_list;
@@ -13,14 +13,16 @@ use crate::json::truthy;
 use serde_json::{Map, Value};
 
 /// The parts of the document a step may change before it is accepted; restored when the
-/// step turns out to be rejected. `current` needs no copy: a step only adds `response`,
-/// `actor` and `action` to it (and `enter_state` restores it on failure), and `previous`
-/// only grows unless an update instruction writes it.
+/// step turns out to be rejected. Only update instructions change `title`, `actors`, `vars`
+/// and `result`, so only those their `set` paths could write are kept (`None`: left as
+/// they are). `current` needs no copy: a step only adds `response`, `actor` and `action`
+/// to it (and `enter_state` restores it on failure), and `previous` only grows unless an
+/// update instruction writes it.
 struct Saved {
-    title: Value,
-    actors: Value,
-    vars: Value,
-    result: Value,
+    title: Option<Value>,
+    actors: Option<Value>,
+    vars: Option<Value>,
+    result: Option<Value>,
     previous: Result<Value, usize>,
 }
 
@@ -78,7 +80,7 @@ impl Process {
         actor: &StepActor,
         seed: [u8; 32],
     ) -> Result<Vec<String>, Error> {
-        let saved = self.save(self.may_write_previous(&event.action));
+        let saved = self.save(self.writes(&event.action));
         let action = event.action.clone();
         let response = event.response.clone();
         let timestamp = event.timestamp;
@@ -466,13 +468,14 @@ impl Process {
             .map(|&(after, _)| self.current_timestamp().plus_seconds(after))
     }
 
-    fn save(&self, writes_previous: bool) -> Saved {
+    fn save(&self, writes: Writes) -> Saved {
+        let keep = |write: bool, value: &Value| write.then(|| value.clone());
         Saved {
-            title: self.title().clone(),
-            actors: self.actors().clone(),
-            vars: self.vars().clone(),
-            result: self.result().clone(),
-            previous: if writes_previous {
+            title: keep(writes.title, self.title()),
+            actors: keep(writes.actors, self.actors()),
+            vars: keep(writes.vars, self.vars()),
+            result: keep(writes.result, self.result()),
+            previous: if writes.previous {
                 Ok(self.previous().clone())
             } else {
                 Err(self.previous().as_array().map_or(0, Vec::len))
@@ -481,10 +484,17 @@ impl Process {
     }
 
     fn restore(&mut self, saved: Saved) {
-        self.set_field("title", saved.title);
-        self.set_field("actors", saved.actors);
-        self.set_field("vars", saved.vars);
-        self.set_field("result", saved.result);
+        let fields = [
+            ("title", saved.title),
+            ("actors", saved.actors),
+            ("vars", saved.vars),
+            ("result", saved.result),
+        ];
+        for (name, value) in fields {
+            if let Some(value) = value {
+                self.set_field(name, value);
+            }
+        }
         match saved.previous {
             Ok(previous) => self.set_field("previous", previous),
             Err(len) => {
@@ -504,17 +514,17 @@ impl Process {
 }
 
 impl Process {
-    /// Whether an update instruction of the action could write `previous` (its `set` is
-    /// `previous` or computed).
-    fn may_write_previous(&self, action: &str) -> bool {
+    /// What the update instructions of the action could write.
+    fn writes(&self, action: &str) -> Writes {
         self.scenario
             .action(self.current_key(), action)
-            .is_some_and(|(_, a)| a.writes_previous)
+            .map(|(_, a)| a.writes)
+            .unwrap_or_default()
     }
 }
 
 /// Paths update instructions may write (SPEC 2.5 step 5).
-fn update_path_allowed(path: &str) -> bool {
+pub(crate) fn update_path_allowed(path: &str) -> bool {
     let under = |root: &str| path == root || path.starts_with(&format!("{root}."));
     path == "title"
         || path == "previous"

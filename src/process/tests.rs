@@ -425,6 +425,54 @@ states:
 }
 
 #[test]
+fn rejected_steps_revert_written_through_and_computed_paths() {
+    let yaml = r#"
+actors:
+  person:
+    properties:
+      name: string
+actions:
+  introduce:
+    update:
+      set: current.actor
+      mode: merge
+  compute:
+    update:
+      - set: !ref "'vars.count'"
+        value: x
+      - set: title
+        value: !ref "'Renamed'"
+states:
+  initial:
+    transitions:
+      - on: introduce
+        goto: ~
+      - on: compute
+        by: nobody
+        goto: ~
+vars:
+  count: string
+"#;
+    let mut p = start(yaml);
+    assert_eq!(
+        errors(step(
+            &mut p,
+            "introduce",
+            "person",
+            Some(json!({"name": 1}))
+        )),
+        vec!["Actor 'person' is invalid: data/name must be string"]
+    );
+    assert_eq!(p.actors()["person"], json!({"title": "person"}));
+    assert_eq!(
+        errors(step(&mut p, "compute", "person", None)),
+        vec!["No transition found for action 'compute' in state 'initial' for actor person"]
+    );
+    assert_eq!(p.vars(), &json!({}));
+    assert_ne!(p.title(), &json!("Renamed"));
+}
+
+#[test]
 fn forbidden_update_paths_reject_the_step() {
     let yaml = r#"
 actions:

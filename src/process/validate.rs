@@ -23,12 +23,7 @@ impl Process {
                         errors.push(format!("Actor '{key}' is invalid: {}", errors_text(&found)));
                     }
                 }
-                let schema_role = scenario
-                    .schema_key("actors", key)
-                    .and_then(|k| scenario.section("actors").get(&k))
-                    .and_then(|s| s.get("role"))
-                    .filter(|r| truthy(r));
-                if let Some(role) = schema_role {
+                if let Some(role) = scenario.actor_role(key) {
                     if !roles_equal(role, actor.get("role").unwrap_or(&Value::Null)) {
                         errors.push(format!("Role of actor '{key}' must not be changed"));
                     }
