@@ -150,22 +150,31 @@ pub fn sorted_entries(map: &Map<String, Value>) -> Vec<(&String, &Value)> {
 
 /// Writes a JSON string literal escaped as `JSON.stringify` does.
 pub fn write_string(out: &mut String, s: &str) {
+    out.reserve(s.len() + 2);
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{08}' => out.push_str("\\b"),
-            '\u{0c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
+    // Runs of characters that need no escape are copied at once; every character that
+    // does is ASCII, so the byte positions are character boundaries.
+    let mut start = 0;
+    for (i, &b) in s.as_bytes().iter().enumerate() {
+        if b != b'"' && b != b'\\' && b >= 0x20 {
+            continue;
+        }
+        out.push_str(&s[start..i]);
+        start = i + 1;
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x08 => out.push_str("\\b"),
+            0x0c => out.push_str("\\f"),
+            c => {
+                let _ = write!(out, "\\u{:04x}", c);
             }
-            c => out.push(c),
         }
     }
+    out.push_str(&s[start..]);
     out.push('"');
 }
 
@@ -195,6 +204,25 @@ mod tests {
     fn canonical_sorts_keys_and_drops_whitespace() {
         let v = json!({"b": [1, {"d": null, "c": "x\ny"}], "a": true});
         assert_eq!(canonical(&v), r#"{"a":true,"b":[1,{"c":"x\ny","d":null}]}"#);
+    }
+
+    #[test]
+    fn strings_are_escaped_as_json_stringify_does() {
+        let text = |s: &str| {
+            let mut out = String::new();
+            write_string(&mut out, s);
+            out
+        };
+        let all_ascii: String = (0u8..0x80).map(char::from).collect();
+        for s in [
+            "",
+            "plain é ü 😀",
+            "q\"b\\n\nr\rt\tb\u{8}f\u{c}z\u{0}",
+            &all_ascii,
+        ] {
+            // serde_json escapes exactly as JSON.stringify does.
+            assert_eq!(text(s), serde_json::to_string(s).expect("json"));
+        }
     }
 
     #[test]

@@ -253,6 +253,134 @@ impl<'a> Evaluator<'a> {
     }
 }
 
+/// A value prepared for repeated evaluation (see [`Evaluator::evaluate`]): the parts
+/// without data functions are found once and then copied as they are, instead of being
+/// walked and rebuilt every time. Evaluating it gives exactly what [`Evaluator::apply`]
+/// gives for the value it was prepared from.
+#[derive(Debug, Clone)]
+pub enum Prepared {
+    /// No data function inside: evaluates to a copy of the value.
+    Static(Value),
+    /// A data function (`<ref>`, `<tpl>`, `<select>`), evaluated by [`Evaluator::apply`].
+    Fn(Value),
+    /// An object with data functions in some fields: `template` holds the fields in order,
+    /// the static ones as they are and `null` for the computed ones, which `fields` lists
+    /// by position.
+    Object {
+        /// The object with `null` in place of every computed field.
+        template: Map<String, Value>,
+        /// The computed fields: position in `template`, and the prepared value.
+        fields: Vec<(usize, Prepared)>,
+    },
+    /// An array with data functions in some items.
+    Array(Vec<Prepared>),
+}
+
+impl Prepared {
+    /// Prepares `value`.
+    pub fn new(value: &Value) -> Self {
+        match value {
+            Value::Object(map) => {
+                if map.contains_key("<ref>")
+                    || map.contains_key("<tpl>")
+                    || matches!(map.get("<select>"), Some(Value::Object(_)))
+                {
+                    return Prepared::Fn(value.clone());
+                }
+                let mut template = Map::new();
+                let mut fields = Vec::new();
+                for (i, (key, item)) in map.iter().enumerate() {
+                    match Prepared::new(item) {
+                        Prepared::Static(item) => {
+                            template.insert(key.clone(), item);
+                        }
+                        computed => {
+                            template.insert(key.clone(), Value::Null);
+                            fields.push((i, computed));
+                        }
+                    }
+                }
+                if fields.is_empty() {
+                    Prepared::Static(Value::Object(template))
+                } else {
+                    Prepared::Object { template, fields }
+                }
+            }
+            Value::Array(items) => {
+                let items: Vec<Prepared> = items.iter().map(Prepared::new).collect();
+                if items.iter().all(|i| matches!(i, Prepared::Static(_))) {
+                    Prepared::Static(Value::Array(
+                        items
+                            .into_iter()
+                            .map(|i| match i {
+                                Prepared::Static(v) => v,
+                                _ => Value::Null,
+                            })
+                            .collect(),
+                    ))
+                } else {
+                    Prepared::Array(items)
+                }
+            }
+            other => Prepared::Static(other.clone()),
+        }
+    }
+
+    /// The value when it holds no data function.
+    pub fn as_static(&self) -> Option<&Value> {
+        match self {
+            Prepared::Static(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+impl Evaluator<'_> {
+    /// Evaluates a prepared value against `data`: the same as [`Self::apply`] on the value
+    /// it was prepared from (data functions evaluated in the same order).
+    pub fn evaluate(&self, subject: &Prepared, data: &Value) -> Result<Value, FnError> {
+        match subject {
+            Prepared::Static(v) => Ok(v.clone()),
+            Prepared::Fn(v) => self.apply(v, data),
+            Prepared::Object { .. } => self.evaluate_object(subject, data).map(Value::Object),
+            Prepared::Array(items) => items
+                .iter()
+                .map(|item| self.evaluate(item, data))
+                .collect::<Result<_, _>>()
+                .map(Value::Array),
+        }
+    }
+
+    /// Like [`Self::evaluate`] for a prepared object; anything else that does not evaluate
+    /// to an object gives an empty one.
+    pub fn evaluate_object(
+        &self,
+        subject: &Prepared,
+        data: &Value,
+    ) -> Result<Map<String, Value>, FnError> {
+        match subject {
+            Prepared::Object { template, fields } => {
+                let mut out = template.clone();
+                let mut slots = out.values_mut().enumerate();
+                for (at, field) in fields {
+                    for (i, slot) in slots.by_ref() {
+                        if i == *at {
+                            *slot = self.evaluate(field, data)?;
+                            break;
+                        }
+                    }
+                }
+                Ok(out)
+            }
+            Prepared::Static(Value::Object(map)) => Ok(map.clone()),
+            other => match self.evaluate(other, data)? {
+                Value::Object(map) => Ok(map),
+                _ => Ok(Map::new()),
+            },
+        }
+    }
+}
+
 impl Default for Evaluator<'_> {
     fn default() -> Self {
         Self::new()
@@ -270,5 +398,50 @@ pub fn has_fn(value: &Value) -> bool {
                 || map.values().any(has_fn)
         }
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn prepared_values_evaluate_as_apply_does() {
+        let data = json!({"a": {"b": 2}, "s": "x", "list": [1, 2]});
+        let subjects = [
+            json!(null),
+            json!("text"),
+            json!({"x": 1, "y": [1, {"z": true}]}),
+            json!({"<ref>": "a.b"}),
+            json!({"<ref>": 3}),
+            json!({"k": {"<ref>": "a"}, "static": {"deep": [1, 2]}, "t": {"<tpl>": "v={{s}}"}}),
+            json!([1, {"<ref>": "list[1]"}, "c", [{"<ref>": "s"}]]),
+            json!({"<select>": {"$": {"<ref>": "s"}, "x": {"<ref>": "a.b"}, "*": 0}}),
+            json!({"<select>": "not an object", "other": {"<ref>": "s"}}),
+            json!({"first": {"<ref>": "a.b"}, "mid": 1, "last": {"<tpl>": "{{s}}"}}),
+        ];
+        let eval = Evaluator::new();
+        for subject in &subjects {
+            let prepared = Prepared::new(subject);
+            assert_eq!(
+                prepared.as_static().is_some(),
+                !has_fn(subject),
+                "{subject}"
+            );
+            let expected = eval.apply(subject, &data).expect("apply");
+            let actual = eval.evaluate(&prepared, &data).expect("evaluate");
+            // The same value with the keys in the same order.
+            assert_eq!(actual.to_string(), expected.to_string(), "{subject}");
+            if let Value::Object(expected) = expected {
+                let object = eval.evaluate_object(&prepared, &data).expect("object");
+                assert_eq!(
+                    Value::Object(object).to_string(),
+                    Value::Object(expected).to_string()
+                );
+            }
+        }
+        let failing = Prepared::new(&json!({"ok": 1, "bad": {"<ref>": "abs('a')"}}));
+        assert!(eval.evaluate(&failing, &data).is_err());
     }
 }

@@ -41,7 +41,40 @@ impl Timestamp {
 
     /// The JSON text form.
     pub fn to_iso(&self) -> String {
-        self.0.to_rfc3339_opts(SecondsFormat::Millis, true)
+        use chrono::{Datelike, Timelike};
+        let t = &self.0;
+        let year = t.year();
+        // Years beyond four digits and leap seconds are left to chrono.
+        if !(0..=9999).contains(&year) || t.nanosecond() >= 1_000_000_000 {
+            return t.to_rfc3339_opts(SecondsFormat::Millis, true);
+        }
+        // `YYYY-MM-DDTHH:MM:SS.mmmZ`, as `to_rfc3339_opts(Millis, true)` writes it.
+        let millis = t.nanosecond() / 1_000_000;
+        let mut out = [0u8; 24];
+        let mut put = |at: usize, value: u32, digits: u32| {
+            for i in 0..digits {
+                out[at + i as usize] = b'0' + (value / 10u32.pow(digits - 1 - i) % 10) as u8;
+            }
+        };
+        put(0, year as u32, 4);
+        put(5, t.month(), 2);
+        put(8, t.day(), 2);
+        put(11, t.hour(), 2);
+        put(14, t.minute(), 2);
+        put(17, t.second(), 2);
+        put(20, millis, 3);
+        for (at, c) in [
+            (4, b'-'),
+            (7, b'-'),
+            (10, b'T'),
+            (13, b':'),
+            (16, b':'),
+            (19, b'.'),
+            (23, b'Z'),
+        ] {
+            out[at] = c;
+        }
+        out.iter().map(|&b| b as char).collect()
     }
 
     /// Parses an RFC 3339 / ISO-8601 timestamp.
@@ -231,6 +264,25 @@ impl Event {
         out
     }
 
+    /// Recomputes and stores the hash, and returns the seed of `uuid()` (see
+    /// [`Self::seed`]), writing the canonical JSON once when the two agree (every event but
+    /// an action).
+    pub(crate) fn rehash_seeded(&mut self) -> [u8; 32] {
+        if let Event::Action(e) = self {
+            let pending = e.pending_hash();
+            e.hash = pending.hash(e.skipped, &e.errors);
+            return pending.seed();
+        }
+        let hash = blake3::hash(self.canonical(true).as_bytes());
+        let hex = hash.to_hex().to_string();
+        match self {
+            Event::Instantiate(e) => e.hash = hex,
+            Event::Action(e) => e.hash = hex,
+            Event::Timeout(e) => e.hash = hex,
+        }
+        *hash.as_bytes()
+    }
+
     /// True when the stored hash matches the content.
     pub fn hash_is_valid(&self) -> bool {
         self.compute_hash() == self.hash()
@@ -244,6 +296,76 @@ impl Event {
             Event::Action(e) => e.hash = hash,
             Event::Timeout(e) => e.hash = hash,
         }
+    }
+}
+
+impl ActionEvent {
+    /// The canonical JSON of the event without its outcome, in pieces, from which both its
+    /// seed and, once the outcome is known, its hash follow (see [`Event::seed`] and
+    /// [`Event::compute_hash`]): each is the same as from the whole event.
+    pub(crate) fn pending_hash(&self) -> PendingHash {
+        // Sorted: action, actor, [errors], previous, [response], [skipped], timestamp.
+        let mut head = String::with_capacity(64);
+        head.push_str("{\"action\":");
+        json::write_string(&mut head, &self.action);
+        head.push_str(",\"actor\":");
+        write_map(&mut head, &self.actor);
+        let mut middle = String::with_capacity(128);
+        middle.push_str(",\"previous\":");
+        json::write_string(&mut middle, &self.previous);
+        if let Some(response) = &self.response {
+            middle.push_str(",\"response\":");
+            json::write_canonical(&mut middle, response);
+        }
+        let mut tail = String::with_capacity(40);
+        tail.push_str(",\"timestamp\":");
+        json::write_string(&mut tail, &self.timestamp.to_iso());
+        tail.push('}');
+        PendingHash { head, middle, tail }
+    }
+}
+
+/// The canonical JSON of an action event without its outcome, in pieces: `head` up to
+/// where `errors` goes, `middle` up to where `skipped` goes, `tail` the rest.
+pub(crate) struct PendingHash {
+    head: String,
+    middle: String,
+    tail: String,
+}
+
+impl PendingHash {
+    /// The seed of `uuid()`: BLAKE3 over the canonical JSON without the outcome.
+    pub(crate) fn seed(&self) -> [u8; 32] {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(self.head.as_bytes());
+        hasher.update(self.middle.as_bytes());
+        hasher.update(self.tail.as_bytes());
+        *hasher.finalize().as_bytes()
+    }
+
+    /// The event hash, given the outcome.
+    pub(crate) fn hash(&self, skipped: bool, errors: &[String]) -> String {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(self.head.as_bytes());
+        if !errors.is_empty() {
+            let mut out = String::from(",\"errors\":[");
+            for (i, err) in errors.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                json::write_string(&mut out, err);
+            }
+            out.push(']');
+            hasher.update(out.as_bytes());
+        }
+        hasher.update(self.middle.as_bytes());
+        hasher.update(if skipped {
+            b",\"skipped\":true"
+        } else {
+            b",\"skipped\":false"
+        });
+        hasher.update(self.tail.as_bytes());
+        hasher.finalize().to_hex().to_string()
     }
 }
 
@@ -301,6 +423,32 @@ mod tests {
 
     fn ts(s: &str) -> Timestamp {
         Timestamp::parse(s).expect("timestamp")
+    }
+
+    #[test]
+    fn the_fast_timestamp_form_equals_chrono() {
+        for millis in [
+            0,
+            1,
+            999,
+            1_735_689_600_000,
+            1_735_689_600_123,
+            253_402_300_799_999,
+            253_402_300_800_000,
+            -1,
+            -62_167_219_200_000,
+            -62_167_219_200_001,
+        ] {
+            let t = Timestamp::from_millis(millis);
+            assert_eq!(t.to_iso(), t.0.to_rfc3339_opts(SecondsFormat::Millis, true));
+        }
+        // A leap second (nanoseconds beyond a second).
+        let leap = chrono::NaiveDate::from_ymd_opt(2016, 12, 31)
+            .and_then(|d| d.and_hms_milli_opt(23, 59, 59, 1_500))
+            .map(|t| Timestamp(t.and_utc()));
+        if let Some(t) = leap {
+            assert_eq!(t.to_iso(), t.0.to_rfc3339_opts(SecondsFormat::Millis, true));
+        }
     }
 
     #[test]
@@ -388,6 +536,41 @@ mod tests {
                 })
             );
         }
+    }
+
+    #[test]
+    fn pending_hashes_equal_the_whole_ones() {
+        let actor = json!({"key": "a", "id": "u1"});
+        for (response, skipped, errors) in [
+            (None, false, vec![]),
+            (Some(json!({"b": "x", "a": [1, 2.5]})), false, vec![]),
+            (
+                Some(json!(null)),
+                true,
+                vec!["one".to_string(), "t\"wo".to_string()],
+            ),
+        ] {
+            let mut event = Event::Action(ActionEvent {
+                previous: "prev".into(),
+                timestamp: ts("2025-01-01T00:00:01.5Z"),
+                action: "go".into(),
+                actor: actor.as_object().cloned().unwrap_or_default(),
+                response,
+                skipped,
+                errors,
+                hash: String::new(),
+            });
+            let seed = event.rehash_seeded();
+            assert_eq!(seed, event.seed());
+            assert!(event.hash_is_valid());
+        }
+        let mut event = Event::Timeout(TimeoutEvent {
+            previous: "x".into(),
+            timestamp: ts("2025-01-02T00:00:00Z"),
+            hash: String::new(),
+        });
+        assert_eq!(event.rehash_seeded(), event.seed());
+        assert!(event.hash_is_valid());
     }
 
     #[test]

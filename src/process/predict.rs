@@ -111,8 +111,8 @@ impl Process {
             timestamp: at,
             hash: String::new(),
         });
-        event.rehash();
-        self.fire_timeout(event, f64::MAX)?;
+        let seed = event.rehash_seeded();
+        self.fire_timeout(event, f64::MAX, seed)?;
         Ok(())
     }
 

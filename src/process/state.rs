@@ -1,13 +1,14 @@
 //! Creating a process and instantiating its states, actions and actors (SPEC 2.3, 2.4, 2.6).
 
-use super::compiled::wildcard_form;
+use super::compiled::{wildcard_form, ActorList, CompiledAction, CompiledTransition, Condition};
 use super::event::{Event, InstantiateEvent, Timestamp};
 use super::{Error, Process, Scenario};
-use crate::expr::datafn::Evaluator;
+use crate::expr::datafn::{Evaluator, Prepared};
 use crate::expr::jmespath::Entropy;
 use crate::json::truthy;
 use crate::schema::SchemaRegistry;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 impl Process {
@@ -28,8 +29,8 @@ impl Process {
             actors,
             hash: String::new(),
         });
-        event.rehash();
-        Self::from_instantiate_event(scenario, event)
+        let seed = event.rehash_seeded();
+        Self::start(scenario, event, seed)
     }
 
     /// Rebuilds the start of a process from its instantiate event.
@@ -37,40 +38,37 @@ impl Process {
         scenario: Arc<Scenario>,
         event: Event,
     ) -> Result<Process, Error> {
+        let seed = event.seed();
+        Self::start(scenario, event, seed)
+    }
+
+    /// The start of a process from its instantiate event, whose seed is `seed`.
+    fn start(scenario: Arc<Scenario>, event: Event, seed: [u8; 32]) -> Result<Process, Error> {
         let Event::Instantiate(start) = &event else {
             return Err(Error::Replay(
                 "the first event must be an instantiate event".into(),
             ));
         };
         let json = scenario.json();
-        let registry = scenario.registry();
 
         let mut actors = Map::new();
-        let schema_keys = scenario
-            .section("actors")
-            .keys()
-            .filter(|k| !k.ends_with('*'))
-            .chain(
-                start
-                    .actors
-                    .keys()
-                    .filter(|k| !scenario.section("actors").contains_key(*k)),
-            );
-        for key in schema_keys {
-            let values = start.actors.get(key).cloned().unwrap_or(Value::Null);
-            actors.insert(key.clone(), instantiate_actor(&scenario, key, &values)?);
+        for (key, actor) in scenario.initial_actors() {
+            let actor = match start.actors.get(key) {
+                Some(values @ Value::Object(given)) if !given.is_empty() => {
+                    instantiate_actor(&scenario, key, values)?
+                }
+                _ => actor.clone(),
+            };
+            actors.insert(key.clone(), actor);
         }
-
-        let mut vars = Map::new();
-        for (key, schema) in scenario.section("vars") {
-            if let Some(v) = default_value(schema, registry) {
-                vars.insert(key.clone(), v);
+        for (key, values) in &start.actors {
+            if !scenario.section("actors").contains_key(key) {
+                actors.insert(key.clone(), instantiate_actor(&scenario, key, values)?);
             }
         }
-        let result = json
-            .get("result")
-            .and_then(|s| default_value(s, registry))
-            .unwrap_or(Value::Null);
+
+        let vars = scenario.initial_vars().clone();
+        let result = scenario.initial_result().clone();
 
         let mut doc = Map::new();
         let title = match json.get("title") {
@@ -94,7 +92,7 @@ impl Process {
         doc.insert("previous".into(), Value::Array(vec![]));
 
         let at = start.timestamp;
-        let entropy = Entropy::new(event.seed());
+        let entropy = Entropy::new(seed);
         let mut process = Process {
             scenario,
             doc: Value::Object(doc),
@@ -140,11 +138,12 @@ impl Process {
         at: Timestamp,
         entropy: &Entropy,
     ) -> Result<(), Error> {
+        let scenario = self.scenario.clone();
         let mut key = key.to_string();
         let mut seen = vec![key.clone()];
-        while let Some(next) = self.automatic_transition(&key, entropy)? {
-            self.log_transition(&next, entropy)?;
-            match next.get("goto").and_then(Value::as_str) {
+        while let Some(next) = self.automatic_transition(&scenario, &key, entropy)? {
+            self.log_transition(next, entropy)?;
+            match &next.goto {
                 Some(goto) if !seen.iter().any(|s| s == goto) => {
                     seen.push(goto.to_string());
                     key = goto.to_string();
@@ -154,7 +153,7 @@ impl Process {
                 _ => break,
             }
         }
-        if self.scenario.is_end_state(&key) {
+        if scenario.is_end_state(&key) {
             self.set_field("isRunning", Value::Bool(false));
             let tag = self.current().get("tag").cloned();
             if let (Some(Value::Array(tags)), Value::Array(list)) = (tag, self.field_mut("tags")) {
@@ -165,44 +164,55 @@ impl Process {
     }
 
     /// The first automatic transition (`on: null`) of the state whose `if` holds.
-    fn automatic_transition(
+    fn automatic_transition<'s>(
         &self,
+        scenario: &'s Scenario,
         state: &str,
         entropy: &Entropy,
-    ) -> Result<Option<Map<String, Value>>, Error> {
-        let Some(scenario_state) = self.scenario.state(state) else {
+    ) -> Result<Option<&'s CompiledTransition>, Error> {
+        let Some(compiled) = scenario.compiled_state(state) else {
             return Ok(None);
         };
-        for tr in transitions(scenario_state) {
-            if !matches!(tr.get("on"), Some(Value::Null)) {
-                continue;
-            }
-            if self.condition(tr.get("if"), entropy)? {
-                return Ok(Some(tr.clone()));
+        for tr in &compiled.transitions {
+            if tr.automatic && self.condition(&tr.cond, entropy)? {
+                return Ok(Some(tr));
             }
         }
         Ok(None)
     }
 
     /// Evaluates a condition (`if`): absent is true; otherwise JavaScript truthiness.
-    pub(crate) fn condition(&self, cond: Option<&Value>, entropy: &Entropy) -> Result<bool, Error> {
+    pub(crate) fn condition(&self, cond: &Condition, entropy: &Entropy) -> Result<bool, Error> {
         Ok(match cond {
-            None => true,
-            Some(Value::Bool(b)) => *b,
-            Some(c) => truthy(&self.evaluator(entropy).apply(c, &self.doc)?),
+            Condition::Const(b) => *b,
+            Condition::Computed(c) => truthy(&self.evaluator(entropy).evaluate(c, &self.doc)?),
+        })
+    }
+
+    /// A list of actor keys (`by`), evaluated.
+    pub(crate) fn actor_list<'l>(
+        &self,
+        list: &'l ActorList,
+        entropy: &Entropy,
+    ) -> Result<Cow<'l, [String]>, Error> {
+        Ok(match list {
+            ActorList::Const(list) => Cow::Borrowed(list),
+            ActorList::Computed(list) => Cow::Owned(string_list(
+                &self.evaluator(entropy).evaluate(list, &self.doc)?,
+            )),
         })
     }
 
     /// Appends the transition's log entry to `previous` when its `if` holds (SPEC 2.7).
     pub(crate) fn log_transition(
         &mut self,
-        transition: &Map<String, Value>,
+        transition: &CompiledTransition,
         entropy: &Entropy,
     ) -> Result<(), Error> {
-        let Some(log) = transition.get("log") else {
+        let Some(log) = &transition.log else {
             return Ok(());
         };
-        let Value::Object(mut log) = self.evaluator(entropy).apply(log, &self.doc)? else {
+        let Value::Object(mut log) = self.evaluator(entropy).evaluate(log, &self.doc)? else {
             return Ok(());
         };
         let should_log = log.remove("if").map(|v| truthy(&v)).unwrap_or(true);
@@ -230,53 +240,47 @@ impl Process {
         at: Timestamp,
         entropy: &Entropy,
     ) -> Result<Value, Error> {
-        let scenario_state = self
+        let compiled = self
             .scenario
-            .state(key)
+            .compiled_state(key)
             .ok_or_else(|| Error::UnknownState(key.to_string()))?;
         let eval = self.evaluator(entropy);
 
-        let mut state = Map::new();
-        for (name, value) in scenario_state {
-            if name == "transitions" || name == "notify" {
-                continue;
-            }
-            state.insert(name.clone(), eval.apply(value, &self.doc)?);
-        }
+        let mut state = eval.evaluate_object(&compiled.fields, &self.doc)?;
 
         // Actions: transitions with an action whose `if` holds, grouped by action.
-        let mut grouped: Vec<(String, Vec<String>)> = Vec::new();
-        for tr in transitions(scenario_state) {
-            let Some(Value::String(on)) = tr.get("on") else {
+        let mut grouped: Vec<(&str, Cow<'_, [String]>)> = Vec::new();
+        for tr in &compiled.transitions {
+            let Some(on) = &tr.on else {
                 continue;
             };
-            if !self.condition(tr.get("if"), entropy)? {
+            if !self.condition(&tr.cond, entropy)? {
                 continue;
             }
-            let by = string_list(&eval.apply(tr.get("by").unwrap_or(&Value::Null), &self.doc)?);
+            let by = self.actor_list(&tr.by, entropy)?;
             match grouped.iter_mut().find(|(a, _)| a == on) {
-                Some((_, list)) => list.extend(by),
-                None => grouped.push((on.clone(), by)),
+                Some((_, list)) => list.to_mut().extend(by.iter().cloned()),
+                None => grouped.push((on, by)),
             }
         }
-        let mut actions = Vec::new();
+        let mut actions = Vec::with_capacity(grouped.len());
         for (on, by) in grouped {
             let (_, action) =
                 self.scenario
-                    .action(key, &on)
+                    .action(key, on)
                     .ok_or_else(|| Error::UnknownAction {
-                        action: on.clone(),
+                        action: on.to_string(),
                         state: key.to_string(),
                     })?;
-            let mut action = self.instantiate_action(&on, action, Some(&by), entropy)?;
+            let mut action = self.instantiate_action(on, action, Some(&by), entropy)?;
             if action.remove("if").is_some_and(|v| truthy(&v)) {
                 actions.push(Value::Object(action));
             }
         }
 
         let mut notify = Vec::new();
-        if let Some(entries) = scenario_state.get("notify") {
-            if let Value::Array(entries) = eval.apply(entries, &self.doc)? {
+        if let Some(entries) = &compiled.notify {
+            if let Value::Array(entries) = eval.evaluate(entries, &self.doc)? {
                 for entry in entries {
                     let Value::Object(mut entry) = entry else {
                         continue;
@@ -303,29 +307,23 @@ impl Process {
     pub(crate) fn instantiate_action(
         &self,
         key: &str,
-        action: &Map<String, Value>,
+        action: &CompiledAction,
         by: Option<&[String]>,
         entropy: &Entropy,
     ) -> Result<Map<String, Value>, Error> {
-        self.evaluate_action(key, action, by, entropy, |name| name != "update")
+        self.evaluate_action(key, &action.shown, by, entropy)
     }
 
-    /// Like [`Self::instantiate_action`], evaluating only the fields `keep` selects.
+    /// Like [`Self::instantiate_action`], evaluating the prepared action `fields`.
     pub(crate) fn evaluate_action(
         &self,
         key: &str,
-        action: &Map<String, Value>,
+        fields: &Prepared,
         by: Option<&[String]>,
         entropy: &Entropy,
-        keep: impl Fn(&str) -> bool,
     ) -> Result<Map<String, Value>, Error> {
         let eval = self.evaluator(entropy);
-        let mut out = Map::new();
-        for (name, value) in action {
-            if keep(name) {
-                out.insert(name.clone(), eval.apply(value, &self.doc)?);
-            }
-        }
+        let mut out = eval.evaluate_object(fields, &self.doc)?;
         out.insert("key".into(), Value::String(key.to_string()));
 
         let by = by.filter(|b| !b.iter().any(|s| s == "*"));
@@ -377,8 +375,7 @@ pub(crate) fn instantiate_actor(
     let schema = scenario
         .section("actors")
         .get(&schema_key)
-        .cloned()
-        .unwrap_or(Value::Null);
+        .unwrap_or(&Value::Null);
 
     let title = match schema.get("title").and_then(Value::as_str) {
         Some(t) if !t.is_empty() => {
@@ -393,7 +390,7 @@ pub(crate) fn instantiate_actor(
 
     let mut actor = Map::new();
     actor.insert("title".into(), Value::String(title));
-    if let Some(Value::Object(defaults)) = default_value(&schema, scenario.registry()) {
+    if let Some(Value::Object(defaults)) = default_value(schema, scenario.registry()) {
         actor.extend(defaults);
     }
     if let Value::Object(values) = values {

@@ -3,12 +3,11 @@
 //! Step and replay share [`Process::apply_action`], so a chain replays exactly as it was
 //! stepped.
 
-use super::compiled::wildcard_form;
+use super::compiled::{wildcard_form, CompiledTransition};
 use super::event::{ActionEvent, Event, TimeoutEvent, Timestamp};
 use super::path;
-use super::state::{string_list, transitions};
-use super::{Error, Process, StepActor, StepOutcome};
-use crate::expr::datafn::has_fn;
+use super::state::string_list;
+use super::{Error, Process, Scenario, StepActor, StepOutcome};
 use crate::expr::jmespath::Entropy;
 use crate::json::truthy;
 use serde_json::{Map, Value};
@@ -36,7 +35,7 @@ impl Process {
         response: Option<Value>,
         at: Timestamp,
     ) -> Result<StepOutcome, Error> {
-        let mut event = ActionEvent {
+        let event = ActionEvent {
             previous: self.last_event().hash().to_string(),
             timestamp: at,
             action: action.to_string(),
@@ -46,12 +45,14 @@ impl Process {
             errors: vec![],
             hash: String::new(),
         };
-        let errors = self.apply_action(&event, actor)?;
-        event.skipped = !errors.is_empty();
-        event.errors = errors.clone();
-        let mut event = Event::Action(event);
-        event.rehash();
-        self.replace_last_pending(event);
+        let pending = event.pending_hash();
+        let errors = self.apply_action_seeded(event, actor, pending.seed())?;
+        // The event appended by `apply_action_seeded` gets its final form.
+        if let Some(Event::Action(last)) = self.events.last_mut() {
+            last.skipped = !errors.is_empty();
+            last.errors = errors.clone();
+            last.hash = pending.hash(last.skipped, &errors);
+        }
         Ok(StepOutcome {
             skipped: !errors.is_empty(),
             errors,
@@ -66,11 +67,25 @@ impl Process {
         event: &ActionEvent,
         actor: &StepActor,
     ) -> Result<Vec<String>, Error> {
-        let saved = self.save(self.may_write_previous(&event.action));
-        self.events.push(Event::Action(event.clone()));
-        let entropy = Entropy::new(self.last_event().seed());
+        let seed = event.pending_hash().seed();
+        self.apply_action_seeded(event.clone(), actor, seed)
+    }
 
-        match self.try_action(event, actor, &entropy) {
+    /// [`Self::apply_action`] with the seed of the event known.
+    fn apply_action_seeded(
+        &mut self,
+        event: ActionEvent,
+        actor: &StepActor,
+        seed: [u8; 32],
+    ) -> Result<Vec<String>, Error> {
+        let saved = self.save(self.may_write_previous(&event.action));
+        let action = event.action.clone();
+        let response = event.response.clone();
+        let timestamp = event.timestamp;
+        self.events.push(Event::Action(event));
+        let entropy = Entropy::new(seed);
+
+        match self.try_action(&action, response, timestamp, actor, &entropy) {
             Ok(errors) if errors.is_empty() => Ok(errors),
             Ok(errors) => {
                 self.restore(saved);
@@ -92,22 +107,21 @@ impl Process {
 
     fn try_action(
         &mut self,
-        event: &ActionEvent,
+        action: &str,
+        response: Option<Value>,
+        timestamp: Timestamp,
         actor: &StepActor,
         entropy: &Entropy,
     ) -> Result<Vec<String>, Error> {
-        let action = event.action.as_str();
         let actor_key = actor.actor_key();
         let state_key = self.current_key().to_string();
         let scenario = self.scenario.clone();
         let found = scenario.action(&state_key, action);
 
-        let response = match &event.response {
-            Some(r) => r.clone(),
+        let response = match response {
+            Some(r) => r,
             None => found
-                .as_ref()
-                .and_then(|(_, a)| a.get("response"))
-                .and_then(|s| super::state::default_value(s, scenario.registry()))
+                .and_then(|(_, a)| a.default_response.clone())
                 .unwrap_or(Value::Null),
         };
 
@@ -129,23 +143,19 @@ impl Process {
             .cloned()
             .unwrap_or(Value::Null);
         let current = self.field_mut("current");
-        current["response"] = response.clone();
+        current["response"] = response;
         current["actor"] = Value::Object(current_actor);
         current["action"] = current_action;
 
-        let errors = self.validate_step(action, actor, &response, entropy)?;
+        let response = &self.current()["response"];
+        let errors = self.validate_step(action, actor, response, entropy)?;
         if !errors.is_empty() {
             return Ok(errors);
         }
 
-        if let Some((_, scenario_action)) = &found {
-            for instruction in scenario_action
-                .get("update")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                let instruction = self.evaluator(entropy).apply(instruction, &self.doc)?;
+        if let Some((_, scenario_action)) = found {
+            for instruction in &scenario_action.update {
+                let instruction = self.evaluator(entropy).evaluate(instruction, &self.doc)?;
                 if instruction.get("if").is_some_and(|c| !truthy(c)) {
                     continue;
                 }
@@ -158,7 +168,7 @@ impl Process {
         } else {
             self.validate_process()
         };
-        let next = self.find_action_transition(action, actor_key, entropy)?;
+        let next = self.find_action_transition(&scenario, action, actor_key, entropy)?;
         let Some(next) = next.filter(|_| errors.is_empty()) else {
             if errors.is_empty() {
                 errors.push(format!(
@@ -168,9 +178,9 @@ impl Process {
             return Ok(errors);
         };
 
-        self.log_transition(&next, entropy)?;
-        match next.get("goto").and_then(Value::as_str) {
-            Some(goto) => self.enter_state(goto, event.timestamp, entropy)?,
+        self.log_transition(next, entropy)?;
+        match &next.goto {
+            Some(goto) => self.enter_state(goto, timestamp, entropy)?,
             None => {
                 let entered = self.current_timestamp();
                 self.enter_state(&state_key, entered, entropy)?;
@@ -194,21 +204,18 @@ impl Process {
         let process_actor = self.actors().get(key).filter(|a| truthy(a));
 
         let scenario_action = self.scenario.action(state_key, action);
-        let current_action = match &scenario_action {
+        let current_action = match scenario_action {
             // A response schema without data functions is used as it is (and its validator
             // is compiled already); only a computed one is evaluated.
-            Some((k, a)) => Some(self.evaluate_action(k, a, None, entropy, |name| {
-                matches!(name, "actor" | "if")
-                    || (name == "response" && a.get("response").is_some_and(has_fn))
-            })?),
+            Some((k, a)) => Some(self.evaluate_action(k, &a.checked, None, entropy)?),
             None => None,
         };
 
-        let scenario_state = self.scenario.state(state_key);
-        let allowed_here = scenario_state
-            .into_iter()
-            .flat_map(transitions)
-            .any(|tr| tr.get("on").and_then(Value::as_str) == Some(action));
+        let allowed_here = self.scenario.compiled_state(state_key).is_some_and(|s| {
+            s.transitions
+                .iter()
+                .any(|tr| tr.on.as_deref() == Some(action))
+        });
         if !allowed_here {
             errors.push(format!(
                 "Action '{action}' is not allowed in state '{state_key}'"
@@ -258,15 +265,13 @@ impl Process {
                 ));
             }
             if !self.predicting {
-                let static_schema = scenario_action
-                    .as_ref()
-                    .and_then(|(_, a)| a.get("response"));
+                let static_schema = scenario_action.and_then(|(_, a)| a.response.as_ref());
                 if let Some(schema) = current_action
                     .get("response")
                     .or(static_schema)
                     .filter(|s| s.as_object().is_some_and(|m| !m.is_empty()))
                 {
-                    let action_key = scenario_action.as_ref().map_or("", |(k, _)| k.as_str());
+                    let action_key = scenario_action.map_or("", |(k, _)| k);
                     for err in self
                         .scenario
                         .validate_response(action_key, schema, response)?
@@ -359,30 +364,30 @@ impl Process {
 
     /// The first action transition of the current state for this action and actor whose
     /// `if` holds.
-    fn find_action_transition(
+    fn find_action_transition<'s>(
         &self,
+        scenario: &'s Scenario,
         action: &str,
         actor_key: &str,
         entropy: &Entropy,
-    ) -> Result<Option<Map<String, Value>>, Error> {
-        let Some(state) = self.scenario.state(self.current_key()) else {
+    ) -> Result<Option<&'s CompiledTransition>, Error> {
+        let Some(state) = scenario.compiled_state(self.current_key()) else {
             return Ok(None);
         };
-        let eval = self.evaluator(entropy);
-        for tr in transitions(state) {
-            if tr.get("on").and_then(Value::as_str) != Some(action) {
+        for tr in &state.transitions {
+            if tr.on.as_deref() != Some(action) {
                 continue;
             }
-            if !self.condition(tr.get("if"), entropy)? {
+            if !self.condition(&tr.cond, entropy)? {
                 continue;
             }
-            let by = string_list(&eval.apply(tr.get("by").unwrap_or(&Value::Null), &self.doc)?);
+            let by = self.actor_list(&tr.by, entropy)?;
             let wildcard = wildcard_form(actor_key);
             if by
                 .iter()
                 .any(|b| b == actor_key || b == "*" || *b == wildcard)
             {
-                return Ok(Some(tr.clone()));
+                return Ok(Some(tr));
             }
         }
         Ok(None)
@@ -396,27 +401,36 @@ impl Process {
             timestamp: at,
             hash: String::new(),
         });
-        event.rehash();
-        self.apply_timeout(event)
+        let seed = event.rehash_seeded();
+        let passed = at.seconds_since(&self.current_timestamp());
+        self.fire_timeout(event, passed, seed)
     }
 
     /// Applies a timeout event; `Ok(false)` (and nothing appended) when no timeout
     /// transition is due at its time.
     pub(crate) fn apply_timeout(&mut self, event: Event) -> Result<bool, Error> {
         let passed = event.timestamp().seconds_since(&self.current_timestamp());
-        self.fire_timeout(event, passed)
+        let seed = event.seed();
+        self.fire_timeout(event, passed, seed)
     }
 
-    /// Fires the first timeout transition due after `passed` seconds, recording `event`.
-    pub(crate) fn fire_timeout(&mut self, event: Event, passed: f64) -> Result<bool, Error> {
-        let entropy = Entropy::new(event.seed());
-        let Some(next) = self.find_timeout_transition(passed, &entropy)? else {
+    /// Fires the first timeout transition due after `passed` seconds, recording `event`
+    /// (whose seed is `seed`).
+    pub(crate) fn fire_timeout(
+        &mut self,
+        event: Event,
+        passed: f64,
+        seed: [u8; 32],
+    ) -> Result<bool, Error> {
+        let entropy = Entropy::new(seed);
+        let scenario = self.scenario.clone();
+        let Some(next) = self.find_timeout_transition(&scenario, passed, &entropy)? else {
             return Ok(false);
         };
         let at = event.timestamp();
         self.events.push(event);
-        self.log_transition(&next, &entropy)?;
-        if let Some(goto) = next.get("goto").and_then(Value::as_str) {
+        self.log_transition(next, &entropy)?;
+        if let Some(goto) = &next.goto {
             self.enter_state(goto, at, &entropy)?;
         }
         Ok(true)
@@ -424,21 +438,19 @@ impl Process {
 
     /// The first timeout transition (by `after`) whose `if` holds and whose `after` has
     /// passed.
-    pub(crate) fn find_timeout_transition(
+    pub(crate) fn find_timeout_transition<'s>(
         &self,
+        scenario: &'s Scenario,
         passed: f64,
         entropy: &Entropy,
-    ) -> Result<Option<Map<String, Value>>, Error> {
-        let Some(state) = self.scenario.state(self.current_key()) else {
+    ) -> Result<Option<&'s CompiledTransition>, Error> {
+        let Some(state) = scenario.compiled_state(self.current_key()) else {
             return Ok(None);
         };
-        let mut timeouts: Vec<(f64, &Map<String, Value>)> = transitions(state)
-            .filter_map(|tr| Some((tr.get("after")?.as_f64()?, tr)))
-            .collect();
-        timeouts.sort_by(|a, b| a.0.total_cmp(&b.0));
-        for (after, tr) in timeouts {
-            if after <= passed && self.condition(tr.get("if"), entropy)? {
-                return Ok(Some(tr.clone()));
+        for &(after, i) in &state.timeouts {
+            let tr = &state.transitions[i];
+            if after <= passed && self.condition(&tr.cond, entropy)? {
+                return Ok(Some(tr));
             }
         }
         Ok(None)
@@ -447,11 +459,11 @@ impl Process {
     /// When the earliest timeout transition of the current state falls due, if it has one.
     /// (Its `if` is checked when it fires.)
     pub fn next_timeout(&self) -> Option<Timestamp> {
-        let state = self.scenario.state(self.current_key())?;
-        transitions(state)
-            .filter_map(|tr| tr.get("after")?.as_f64())
-            .min_by(f64::total_cmp)
-            .map(|after| self.current_timestamp().plus_seconds(after))
+        let state = self.scenario.compiled_state(self.current_key())?;
+        state
+            .timeouts
+            .first()
+            .map(|&(after, _)| self.current_timestamp().plus_seconds(after))
     }
 
     fn save(&self, writes_previous: bool) -> Saved {
@@ -489,13 +501,6 @@ impl Process {
         // isRunning and tags only change when an end state is entered, which happens
         // after the last check, so they need no saving.
     }
-
-    /// Replaces the event appended by `apply_action` with its final form.
-    fn replace_last_pending(&mut self, event: Event) {
-        if let Some(last) = self.events.last_mut() {
-            *last = event;
-        }
-    }
 }
 
 impl Process {
@@ -504,13 +509,7 @@ impl Process {
     fn may_write_previous(&self, action: &str) -> bool {
         self.scenario
             .action(self.current_key(), action)
-            .and_then(|(_, a)| a.get("update").and_then(Value::as_array).cloned())
-            .into_iter()
-            .flatten()
-            .any(|i| match i.get("set") {
-                Some(Value::String(path)) => path == "previous",
-                _ => true,
-            })
+            .is_some_and(|(_, a)| a.writes_previous)
     }
 }
 
