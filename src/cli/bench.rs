@@ -60,7 +60,7 @@ pub(crate) struct HttpArgs {
     #[arg(long, default_value_t = 2.0)]
     warmup: f64,
     /// Steps per process before a worker starts a new one.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 20)]
     steps_per_process: u64,
     /// Print the report as JSON.
     #[arg(long)]
@@ -158,8 +158,10 @@ impl HttpArgs {
             .unwrap_or_default()
             .to_string();
         let mut conn = connect(addr).await?;
-        let token = demo_token(&mut conn, &host).await?;
-        let scenario = ensure_scenario(&mut conn, &host, &token).await?;
+        // alice steps; the admin account checks (or stores) the scenario.
+        let token = demo_token(&mut conn, &host, "alice").await?;
+        let admin = demo_token(&mut conn, &host, "admin").await?;
+        let scenario = ensure_scenario(&mut conn, &host, &admin).await?;
         drop(conn);
 
         let start = Instant::now();
@@ -219,7 +221,11 @@ impl HttpArgs {
                 "processesStarted": report.tally.started,
             });
             if let Some((_, c)) = &stats {
-                out["groupCommit"] = json!({"transactions": c.transactions, "batches": c.batches});
+                out["groupCommit"] = json!({
+                    "transactions": c.transactions,
+                    "batches": c.batches,
+                    "busyMs": c.busy_micros / 1000,
+                });
             }
             println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
             return;
@@ -250,10 +256,12 @@ impl HttpArgs {
         if let Some((_, c)) = stats {
             if c.transactions > 0 {
                 println!(
-                    "  group commit: {} transactions for {} steps and starts ({:.1} per transaction)",
+                    "  group commit: {} transactions for {} steps and starts ({:.1} per \
+                     transaction, {:.2} ms each on average)",
                     c.transactions,
                     c.batches,
-                    c.batches as f64 / c.transactions as f64
+                    c.batches as f64 / c.transactions as f64,
+                    c.busy_micros as f64 / 1000.0 / c.transactions as f64
                 );
             }
         }
@@ -372,8 +380,8 @@ fn text(bytes: &Bytes) -> String {
     String::from_utf8_lossy(bytes).chars().take(300).collect()
 }
 
-/// A token of a demo account (`alice`) of a development node.
-async fn demo_token(conn: &mut Conn, host: &str) -> Result<String> {
+/// The token of demo account `account` of a development node.
+async fn demo_token(conn: &mut Conn, host: &str, account: &str) -> Result<String> {
     let (status, _, body) = call(conn, Method::GET, host, "/demo-accounts", None, None).await?;
     if !status.is_success() {
         bail!(
@@ -384,10 +392,15 @@ async fn demo_token(conn: &mut Conn, host: &str) -> Result<String> {
     let accounts: Value = serde_json::from_slice(&body).context("GET /demo-accounts: not JSON")?;
     accounts
         .as_array()
-        .and_then(|list| list.iter().find(|a| a["id"] == "alice"))
+        .and_then(|list| list.iter().find(|a| a["id"] == account))
         .and_then(|a| a["token"].as_str())
         .map(str::to_string)
-        .ok_or_else(|| anyhow!("GET /demo-accounts has no token for alice: {}", text(&body)))
+        .ok_or_else(|| {
+            anyhow!(
+                "GET /demo-accounts has no token for {account}: {}",
+                text(&body)
+            )
+        })
 }
 
 /// The id of the counter scenario on the node, storing it there when it is missing.
@@ -553,6 +566,7 @@ async fn start_process(conn: &mut Conn, plan: &Plan) -> Result<String> {
 struct CommitFigures {
     transactions: u64,
     batches: u64,
+    busy_micros: u64,
 }
 
 /// A node started by the benchmark: temp folder, the counter scenario, its own runtime.
@@ -631,6 +645,7 @@ impl OwnNode {
             CommitFigures {
                 transactions: stats.transactions,
                 batches: stats.batches,
+                busy_micros: stats.busy_micros,
             },
         ))
     }

@@ -56,12 +56,15 @@ pub struct CommitStats {
     pub transactions: u64,
     /// Batches written (or refused) in them.
     pub batches: u64,
+    /// Time spent writing them, in microseconds.
+    pub busy_micros: u64,
 }
 
 #[derive(Debug, Default)]
 struct Counters {
     transactions: AtomicU64,
     batches: AtomicU64,
+    busy_micros: AtomicU64,
 }
 
 impl std::fmt::Debug for Committer {
@@ -97,6 +100,7 @@ impl Committer {
         CommitStats {
             transactions: self.stats.transactions.load(Ordering::Relaxed),
             batches: self.stats.batches.load(Ordering::Relaxed),
+            busy_micros: self.stats.busy_micros.load(Ordering::Relaxed),
         }
     }
 
@@ -149,10 +153,14 @@ fn run(store: &dyn Store, requests: &Receiver<Request>, max_group: usize, stats:
             .map(|r| (r.reply, (r.process, r.batch)))
             .unzip();
         let size = batches.len();
+        let started = std::time::Instant::now();
         let results = store.append_many(batches);
+        let took = started.elapsed();
         stats.transactions.fetch_add(1, Ordering::Relaxed);
         stats.batches.fetch_add(size as u64, Ordering::Relaxed);
-        tracing::trace!(size, "group commit");
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        stats.busy_micros.fetch_add(micros, Ordering::Relaxed);
+        tracing::trace!(size, micros, "group commit");
         for (reply, result) in replies.into_iter().zip(results) {
             // A caller that went away needs no answer.
             let _ = reply.send(result);
