@@ -196,6 +196,8 @@ pub struct Config {
     pub timer_interval: Duration,
     /// Group commit settings.
     pub commit: GroupCommit,
+    /// Processes kept loaded in memory at most. Default 10,000.
+    pub cache_processes: usize,
     /// Authentication.
     pub auth: AuthConfig,
     /// Things worth a warning that do not stop the node (unknown `LETSFLOW_*` variables).
@@ -290,6 +292,8 @@ pub mod vars {
     pub const COMMIT_QUEUE: &str = "LETSFLOW_COMMIT_QUEUE";
     /// Group commit: batches in one transaction at most.
     pub const COMMIT_MAX_GROUP: &str = "LETSFLOW_COMMIT_MAX_GROUP";
+    /// Processes kept loaded in memory at most.
+    pub const CACHE_PROCESSES: &str = "LETSFLOW_CACHE_PROCESSES";
     /// HS256 secret.
     pub const AUTH_JWT_SECRET: &str = "LETSFLOW_AUTH_JWT_SECRET";
     /// RS256/EdDSA public key: PEM text, or the path of a PEM file.
@@ -304,7 +308,7 @@ pub mod vars {
     pub const AUTH_DEFAULT_PRIVILEGES: &str = "LETSFLOW_AUTH_DEFAULT_PRIVILEGES";
 
     /// Every variable of the node configuration.
-    pub const ALL: [&str; 20] = [
+    pub const ALL: [&str; 21] = [
         CONFIG,
         DATA,
         HTTP,
@@ -319,6 +323,7 @@ pub mod vars {
         TIMER_INTERVAL,
         COMMIT_QUEUE,
         COMMIT_MAX_GROUP,
+        CACHE_PROCESSES,
         AUTH_JWT_SECRET,
         AUTH_JWT_PUBLIC_KEY,
         AUTH_JWT_ISSUER,
@@ -361,6 +366,7 @@ struct Layer {
     timer_interval: Option<Sourced<Value>>,
     commit_queue: Option<Sourced<String>>,
     commit_max_group: Option<Sourced<String>>,
+    cache_processes: Option<Sourced<String>>,
     jwt_secret: Option<Sourced<String>>,
     jwt_public_key: Option<Sourced<String>>,
     jwt_issuer: Option<Sourced<String>>,
@@ -386,6 +392,7 @@ impl Layer {
             timer_interval: self.timer_interval.or(lower.timer_interval),
             commit_queue: self.commit_queue.or(lower.commit_queue),
             commit_max_group: self.commit_max_group.or(lower.commit_max_group),
+            cache_processes: self.cache_processes.or(lower.cache_processes),
             jwt_secret: self.jwt_secret.or(lower.jwt_secret),
             jwt_public_key: self.jwt_public_key.or(lower.jwt_public_key),
             jwt_issuer: self.jwt_issuer.or(lower.jwt_issuer),
@@ -446,6 +453,7 @@ fn env_layer(env: &Env) -> Layer {
         timer_interval: json(vars::TIMER_INTERVAL, |s| Value::String(s.to_string())),
         commit_queue: text(vars::COMMIT_QUEUE),
         commit_max_group: text(vars::COMMIT_MAX_GROUP),
+        cache_processes: text(vars::CACHE_PROCESSES),
         jwt_secret: text(vars::AUTH_JWT_SECRET),
         jwt_public_key: text(vars::AUTH_JWT_PUBLIC_KEY),
         jwt_issuer: text(vars::AUTH_JWT_ISSUER),
@@ -628,6 +636,7 @@ fn file_layer(path: &Path) -> Result<Layer> {
         log: top.text("log")?,
         log_format: top.text("logFormat")?,
         timer_interval: top.value("timerInterval"),
+        cache_processes: top.text("cacheProcesses")?,
         ..Layer::default()
     };
     if let Some(mut commit) = top.section("commit")? {
@@ -982,6 +991,10 @@ impl Config {
                 None => defaults.max_group,
             },
         };
+        let cache_processes = match &layer.cache_processes {
+            Some(s) => parse_count(s, "process cache size")?,
+            None => crate::node::engine::DEFAULT_CACHE_CAPACITY,
+        };
 
         let mut auth = AuthConfig::default();
         let public_key = layer
@@ -1049,6 +1062,7 @@ impl Config {
             log_format,
             timer_interval,
             commit,
+            cache_processes,
             auth,
             warnings: Vec::new(),
         })
@@ -1209,6 +1223,7 @@ mod tests {
             ("LETSFLOW_TIMER_INTERVAL", "30 seconds"),
             ("LETSFLOW_COMMIT_QUEUE", "10"),
             ("LETSFLOW_COMMIT_MAX_GROUP", "5"),
+            ("LETSFLOW_CACHE_PROCESSES", "500"),
             ("LETSFLOW_AUTH_JWT_SECRET", "s3cret"),
             ("LETSFLOW_AUTH_JWT_ISSUER", "https://id.example"),
             ("LETSFLOW_AUTH_JWT_TRANSFORM", "{id: sub}"),
@@ -1240,6 +1255,7 @@ mod tests {
                 max_group: 5
             }
         );
+        assert_eq!(config.cache_processes, 500);
         let jwt = config.auth.jwt.expect("jwt");
         assert_eq!(jwt.secret.as_deref(), Some("s3cret"));
         assert_eq!(jwt.issuer.as_deref(), Some("https://id.example"));
@@ -1257,12 +1273,12 @@ mod tests {
         let place = Place::new();
         let yaml = place.write(
             "a.yaml",
-            "http: 127.0.0.1:7000\nstorage: memory\ntimerInterval: 2\ncommit:\n  maxGroup: 8\n\
+            "http: 127.0.0.1:7000\nstorage: memory\ntimerInterval: 2\ncacheProcesses: 64\ncommit:\n  maxGroup: 8\n\
              auth:\n  jwt:\n    secret: x\n  roles:\n    admin: ['*']\n  defaultPrivileges: [process:step]\n",
         );
         let toml = place.write(
             "a.toml",
-            "http = \"127.0.0.1:7000\"\nstorage = \"memory\"\ntimerInterval = 2\n[commit]\nmaxGroup = 8\n\
+            "http = \"127.0.0.1:7000\"\nstorage = \"memory\"\ntimerInterval = 2\ncacheProcesses = 64\n[commit]\nmaxGroup = 8\n\
              [auth]\ndefaultPrivileges = [\"process:step\"]\n[auth.jwt]\nsecret = \"x\"\n[auth.roles]\nadmin = [\"*\"]\n",
         );
         let load = |file: PathBuf| {
@@ -1277,6 +1293,7 @@ mod tests {
             assert_eq!(c.http.port(), 7000);
             assert_eq!(c.timer_interval, Duration::from_secs(2));
             assert_eq!(c.commit.max_group, 8);
+            assert_eq!(c.cache_processes, 64);
             assert!(!c.dev, "a JWT secret turns development mode off by default");
             assert_eq!(c.auth.roles["admin"], ["*"]);
             assert_eq!(c.auth.default_privileges, ["process:step"]);
@@ -1297,7 +1314,7 @@ mod tests {
         assert!(matches!(&e, ConfigError::UnknownKey { key, .. } if key == "htp"));
         assert!(
             text.ends_with("c.yaml: unknown key 'htp' (known keys: data, http, scenarios, \
-                 schemas, dev, storage, bodyLimit, name, log, logFormat, timerInterval, commit, auth)"),
+                 schemas, dev, storage, bodyLimit, name, log, logFormat, timerInterval, cacheProcesses, commit, auth)"),
             "{text}"
         );
         let (e, text) = place.error(
@@ -1480,7 +1497,7 @@ mod tests {
     #[test]
     fn bad_values_are_named_with_their_source() {
         let place = Place::new();
-        let cases: [(&str, &str, &str); 11] = [
+        let cases: [(&str, &str, &str); 12] = [
             ("LETSFLOW_STORAGE", "postgres", "invalid storage 'postgres' (from LETSFLOW_STORAGE): expected redb, sled or memory"),
             ("LETSFLOW_DEV", "maybe", "invalid development mode 'maybe' (from LETSFLOW_DEV): expected true or false"),
             ("LETSFLOW_BODY_LIMIT", "0", "invalid body limit '0' (from LETSFLOW_BODY_LIMIT): expected a size in bytes above 0, like 1048576, 512kb or 2mb"),
@@ -1490,6 +1507,7 @@ mod tests {
             ("LETSFLOW_TIMER_INTERVAL", "0", "invalid timer interval '0' (from LETSFLOW_TIMER_INTERVAL): expected a period above 0"),
             ("LETSFLOW_COMMIT_QUEUE", "-1", "invalid commit queue '-1' (from LETSFLOW_COMMIT_QUEUE): expected a whole number from 1 to 1000000"),
             ("LETSFLOW_COMMIT_MAX_GROUP", "many", "invalid commit group size 'many' (from LETSFLOW_COMMIT_MAX_GROUP)"),
+            ("LETSFLOW_CACHE_PROCESSES", "0", "invalid process cache size '0' (from LETSFLOW_CACHE_PROCESSES): expected a whole number from 1 to 1000000"),
             ("LETSFLOW_AUTH_ROLES", "admin", "invalid roles 'admin' (from LETSFLOW_AUTH_ROLES): expected a map of role to a list of privileges"),
             ("LETSFLOW_AUTH_JWT_PUBLIC_KEY", "/no/such/key.pem", "invalid JWT public key '/no/such/key.pem' (from LETSFLOW_AUTH_JWT_PUBLIC_KEY): expected PEM text or a readable PEM file"),
         ];

@@ -7,6 +7,10 @@
 //! With [`Engine::with_group_commit`] the commits of concurrent steps go through one
 //! [`Committer`] thread that writes them together, one durable transaction for many steps;
 //! each step still returns only after its own commit is durable.
+//!
+//! Loaded processes stay in memory for the next step, up to [`Engine::with_cache_capacity`]
+//! of them; beyond it, the ones used longest ago that no one is working on are dropped (and
+//! replayed from the store when asked for again).
 
 use super::committer::{CommitStats, Committer, GroupCommit};
 use super::timers::TimerWake;
@@ -59,12 +63,62 @@ pub type Result<T, E = EngineError> = std::result::Result<T, E>;
 /// One slot per process: `None` until loaded from the store.
 type Slot = Arc<Mutex<Option<Process>>>;
 
+/// Processes kept loaded in memory by default.
+pub const DEFAULT_CACHE_CAPACITY: usize = 10_000;
+
+/// The slots of the processes in memory, each with the tick of its last use.
+#[derive(Default)]
+struct Slots {
+    map: HashMap<String, (Slot, u64)>,
+    tick: u64,
+}
+
+impl Slots {
+    /// The slot of `id` (a new one if there is none), marked as used now. When there are
+    /// more than `capacity`, the idle ones used longest ago are dropped first, down to
+    /// three quarters of `capacity` — so the sorting this takes is paid once every
+    /// `capacity / 4` new slots.
+    fn get(&mut self, id: &str, capacity: usize) -> Slot {
+        self.tick += 1;
+        let tick = self.tick;
+        if let Some((slot, used)) = self.map.get_mut(id) {
+            *used = tick;
+            return slot.clone();
+        }
+        if self.map.len() >= capacity {
+            self.evict(capacity - capacity / 4);
+        }
+        let slot = Slot::default();
+        self.map.insert(id.to_string(), (slot.clone(), tick));
+        slot
+    }
+
+    /// Drops idle slots, oldest first, until at most `keep` are left. A slot is idle when
+    /// only this map holds it: no one holds or waits for its lock (and no one can start
+    /// to, as the map is locked while this runs).
+    fn evict(&mut self, keep: usize) {
+        let mut idle: Vec<(u64, String)> = self
+            .map
+            .iter()
+            .filter(|(_, (slot, _))| Arc::strong_count(slot) == 1)
+            .map(|(id, (_, used))| (*used, id.clone()))
+            .collect();
+        idle.sort_unstable();
+        let excess = self.map.len().saturating_sub(keep);
+        for (_, id) in idle.into_iter().take(excess) {
+            self.map.remove(&id);
+        }
+    }
+}
+
 /// Scenarios and processes of one node.
 pub struct Engine {
     store: Arc<dyn Store>,
     registry: SchemaRegistry,
     scenarios: RwLock<HashMap<String, Arc<Scenario>>>,
-    processes: Mutex<HashMap<String, Slot>>,
+    processes: Mutex<Slots>,
+    /// Processes kept loaded at most (see [`Slots::get`]).
+    cache_capacity: usize,
     /// Group commit; `None`: each step commits on its own, on the caller's thread.
     committer: Option<Committer>,
     timers: Arc<TimerWake>,
@@ -78,7 +132,8 @@ impl Engine {
             store,
             registry,
             scenarios: RwLock::new(HashMap::new()),
-            processes: Mutex::new(HashMap::new()),
+            processes: Mutex::new(Slots::default()),
+            cache_capacity: DEFAULT_CACHE_CAPACITY,
             committer: None,
             timers: Arc::new(TimerWake::new()),
         }
@@ -97,6 +152,18 @@ impl Engine {
         let mut engine = Engine::new(store, registry);
         engine.committer = Some(committer);
         Ok(engine)
+    }
+
+    /// Keeps at most `capacity` (at least 1) processes loaded in memory instead of
+    /// [`DEFAULT_CACHE_CAPACITY`].
+    pub fn with_cache_capacity(mut self, capacity: usize) -> Self {
+        self.cache_capacity = capacity.max(1);
+        self
+    }
+
+    /// The number of processes loaded in memory (or being loaded).
+    pub fn cached_processes(&self) -> usize {
+        self.slots().map.len()
     }
 
     /// What the committer has written so far (`None` without group commit).
@@ -270,7 +337,7 @@ impl Engine {
     /// Runs `apply` on process `id` under its lock and commits the events it appended.
     /// `apply` returns its result, the number of events before it ran and whether the
     /// process state changed (so timers and notifications are due anew).
-    fn with_process<T>(
+    pub(crate) fn with_process<T>(
         &self,
         id: &str,
         apply: impl FnOnce(&mut Process) -> Result<(T, usize, bool)>,
@@ -365,11 +432,22 @@ impl Engine {
     }
 
     fn slot(&self, id: &str) -> Slot {
-        let mut map = self
-            .processes
+        self.slots().get(id, self.cache_capacity)
+    }
+
+    /// Whether someone holds or waits for the lock of process `id` (tests).
+    #[cfg(test)]
+    pub(crate) fn slot_in_use(&self, id: &str) -> bool {
+        self.slots()
+            .map
+            .get(id)
+            .is_some_and(|(slot, _)| Arc::strong_count(slot) > 1)
+    }
+
+    fn slots(&self) -> MutexGuard<'_, Slots> {
+        self.processes
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        map.entry(id.to_string()).or_default().clone()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

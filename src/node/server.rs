@@ -243,11 +243,10 @@ impl Node {
                     source,
                 })?;
         }
-        let engine = Arc::new(Engine::with_group_commit(
-            store.clone(),
-            registry,
-            config.commit,
-        )?);
+        let engine = Arc::new(
+            Engine::with_group_commit(store.clone(), registry, config.commit)?
+                .with_cache_capacity(config.cache_processes),
+        );
         let scenarios = match &config.scenarios {
             Some(folder) => load_scenarios(&engine, folder)?.len(),
             None => 0,

@@ -273,3 +273,78 @@ fn group_commit_engine_keeps_every_step() {
         assert!(store.timer(&format!("p{n}")).expect("timer").is_some());
     }
 }
+
+#[test]
+fn the_process_cache_is_bounded_and_evicted_processes_are_replayed() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let (engine, scenario) = new_engine(store);
+    let engine = engine.with_cache_capacity(4);
+    let client = StepActor::key("client");
+    for n in 0..10 {
+        let id = format!("p{n}");
+        engine
+            .start(&scenario, &id, Map::new(), t(0.0))
+            .expect("start");
+        engine
+            .step(&id, "submit", &client, Some(json!({"amount": n})), t(1.0))
+            .expect("step");
+        assert!(
+            engine.cached_processes() <= 4,
+            "{}",
+            engine.cached_processes()
+        );
+    }
+    // p0 was dropped from memory long ago: it is read back from the store, with its vars,
+    // and steps on from there.
+    let process = engine.process("p0").expect("process");
+    assert_eq!(process.current_key(), "review");
+    assert_eq!(process.to_json()["vars"]["amount"], json!(0));
+    let (outcome, process) = engine
+        .step("p0", "approve", &StepActor::key("manager"), None, t(2.0))
+        .expect("step");
+    assert!(!outcome.skipped, "{:?}", outcome.errors);
+    assert_eq!(process.current_key(), "(approved)");
+    assert!(engine.cached_processes() <= 4);
+    // the most recently used ones stay
+    assert_eq!(engine.process("p9").expect("p9").current_key(), "review");
+}
+
+#[test]
+fn a_process_in_use_is_not_evicted() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let (engine, scenario) = new_engine(store);
+    let engine = Arc::new(engine.with_cache_capacity(2));
+    engine
+        .start(&scenario, "busy", Map::new(), t(0.0))
+        .expect("start");
+    // Hold the lock of `busy` from another thread while many others come and go.
+    let (held_tx, held_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let holder = {
+        let engine = engine.clone();
+        std::thread::spawn(move || {
+            engine
+                .with_process("busy", |process| {
+                    held_tx.send(()).expect("send");
+                    release_rx.recv().expect("release");
+                    // nothing appended: nothing to commit
+                    Ok(((), process.events().len(), false))
+                })
+                .expect("with process");
+        })
+    };
+    held_rx.recv().expect("held");
+    for n in 0..6 {
+        engine
+            .start(&scenario, &format!("q{n}"), Map::new(), t(0.0))
+            .expect("start");
+    }
+    // `busy` is still the slot the holder locks: a second one would not wait for it.
+    assert!(engine.slot_in_use("busy"));
+    release_tx.send(()).expect("release");
+    holder.join().expect("holder");
+    assert_eq!(
+        engine.process("busy").expect("busy").current_key(),
+        "initial"
+    );
+}
