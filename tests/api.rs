@@ -123,6 +123,10 @@ async fn serve(store: Arc<dyn Store>, settings: ApiSettings) -> Node {
         }),
         ..AuthConfig::default()
     };
+    serve_with(store, settings, config).await
+}
+
+async fn serve_with(store: Arc<dyn Store>, settings: ApiSettings, config: AuthConfig) -> Node {
     let state = AppState {
         engine: Arc::new(Engine::new(store.clone(), SchemaRegistry::new())),
         auth: Arc::new(Auth::new(config, settings.dev, store).expect("auth")),
@@ -668,7 +672,7 @@ async fn disabled_scenarios() {
         .send()
         .await
         .expect("send");
-    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
 
     let res = node
         .delete("/scenarios/00000000-0000-0000-0000-000000000000", &admin())
@@ -759,20 +763,25 @@ async fn a_process_from_start_to_end() {
         .send()
         .await
         .expect("send");
-    assert_eq!(res.status(), StatusCode::OK);
-    let process = json_of(res).await;
+    // as the published API: 204 without a body
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert!(res.headers().get("preference-applied").is_none());
+    assert!(res.bytes().await.expect("body").is_empty());
+    let process = node.process(&pid).await;
     assert_eq!(process["vars"]["price"], 250);
     assert_eq!(process["current"]["key"], "deciding");
 
-    // no body: no response; the answer in YAML
+    // no body: no response; the process in the answer when asked for, in YAML
     let res = node
         .post(&format!("/processes/{pid}/accept"), &token("alice", &[]))
         .header(ACCEPT, YAML)
+        .header("Prefer", "respond-async, return=representation")
         .send()
         .await
         .expect("send");
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()[CONTENT_TYPE], YAML);
+    assert_eq!(res.headers()["preference-applied"], "return=representation");
     let process = letsflow::scenario::from_yaml(&res.text().await.expect("text")).expect("YAML");
     assert_eq!(process["current"]["key"], "(accepted)");
     assert_eq!(process["isRunning"], false);
@@ -1181,6 +1190,7 @@ async fn actors_by_role_and_as_actor() {
     let res = node
         .post(&approve, &staff)
         .header("As-Actor", "second")
+        .header("Prefer", "return=representation")
         .send()
         .await
         .expect("send");
@@ -1360,7 +1370,7 @@ async fn api_keys() {
         .expect("send");
     assert_eq!(
         res.status(),
-        StatusCode::OK,
+        StatusCode::NO_CONTENT,
         "the one actor that may request"
     );
     let res = node
@@ -1370,7 +1380,7 @@ async fn api_keys() {
         .send()
         .await
         .expect("send");
-    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
     // restricted to request and offer
     let res = node
         .post(&format!("/processes/{pid}/accept"), &token_)
@@ -1460,7 +1470,7 @@ async fn processes_survive_a_restart_with_redb() {
             .send()
             .await
             .expect("send");
-        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.status(), StatusCode::NO_CONTENT);
         node.stop().await;
         (id, pid)
     };
@@ -1476,7 +1486,7 @@ async fn processes_survive_a_restart_with_redb() {
         .send()
         .await
         .expect("send");
-    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
 }
 
 #[tokio::test]
@@ -1519,6 +1529,7 @@ async fn people_do_not_speak_for_services() {
         .post(&verified, &key)
         .header("As-Actor", "service:checker")
         .header(CONTENT_TYPE, "text/plain")
+        .header("Prefer", "return=representation")
         .send()
         .await
         .expect("send");
@@ -1528,5 +1539,113 @@ async fn people_do_not_speak_for_services() {
     assert_eq!(
         events(&process).last().expect("event")["actor"],
         json!({"key": "service:checker"})
+    );
+}
+
+/// Signs `claims` with HS256 and `secret`.
+fn hs256(secret: &str, claims: &Value) -> String {
+    let key = jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()).expect("key");
+    jsonwebtoken::encode(&jsonwebtoken::Header::default(), claims, &key).expect("jwt")
+}
+
+#[tokio::test]
+async fn jwt_valid_expired_wrong_key_and_wrong_issuer() {
+    let node = node().await;
+    let now = chrono::Utc::now().timestamp();
+    let valid = hs256(SECRET, &json!({"sub": "alice", "exp": now + 60}));
+    let res = node.get("/processes", &valid).send().await.expect("send");
+    assert_eq!(res.status(), StatusCode::OK);
+
+    let expired = hs256(SECRET, &json!({"sub": "alice", "exp": now - 5}));
+    let res = node.get("/processes", &expired).send().await.expect("send");
+    assert_eq!(error(res, StatusCode::UNAUTHORIZED).await, "token expired");
+
+    let forged = hs256(
+        "not-the-secret",
+        &json!({"sub": "admin", "roles": ["admin"]}),
+    );
+    let res = node.get("/apikey", &forged).send().await.expect("send");
+    assert_eq!(
+        error(res, StatusCode::UNAUTHORIZED).await,
+        "invalid signature"
+    );
+}
+
+#[tokio::test]
+async fn eddsa_key_issuer_and_claims_transform() {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jwt");
+    let read = |name: &str| std::fs::read_to_string(fixtures.join(name)).expect("fixture");
+    let config = AuthConfig {
+        jwt: Some(JwtConfig {
+            public_key: Some(read("ed25519-public.pem")),
+            issuer: Some("https://id.example".into()),
+            transform: Some("{id: sub, roles: groups, info: {name: profile.name}}".into()),
+            ..JwtConfig::default()
+        }),
+        ..AuthConfig::default()
+    };
+    let node = serve_with(Arc::new(MemoryStore::new()), settings(), config).await;
+    let key = jsonwebtoken::EncodingKey::from_ed_pem(read("ed25519-private.pem").as_bytes())
+        .expect("key");
+    let sign = |claims: Value| {
+        let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+        jsonwebtoken::encode(&header, &claims, &key).expect("jwt")
+    };
+    let exp = chrono::Utc::now().timestamp() + 60;
+
+    // `groups` becomes the roles: `admin` may list API keys, a plain user may not.
+    let admin_ = sign(json!({
+        "sub": "u1", "iss": "https://id.example", "exp": exp,
+        "groups": ["admin"], "profile": {"name": "Ada"},
+    }));
+    let res = node.get("/apikey", &admin_).send().await.expect("send");
+    assert_eq!(res.status(), StatusCode::OK);
+    let user = sign(json!({
+        "sub": "u2", "iss": "https://id.example", "exp": exp, "groups": [],
+    }));
+    let res = node.get("/apikey", &user).send().await.expect("send");
+    error(res, StatusCode::FORBIDDEN).await;
+
+    let other_issuer =
+        sign(json!({"sub": "u1", "iss": "https://evil.example", "exp": exp, "groups": ["admin"]}));
+    let res = node
+        .get("/apikey", &other_issuer)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(error(res, StatusCode::UNAUTHORIZED).await, "wrong issuer");
+
+    // An HS256 token signed with the public key as secret is refused.
+    let forged = hs256(
+        &read("ed25519-public.pem"),
+        &json!({"sub": "m", "iss": "https://id.example", "groups": ["admin"]}),
+    );
+    let res = node.get("/apikey", &forged).send().await.expect("send");
+    assert_eq!(
+        error(res, StatusCode::UNAUTHORIZED).await,
+        "invalid token: HS256 tokens are not accepted by this node"
+    );
+}
+
+#[tokio::test]
+async fn an_api_key_expires() {
+    let node = node().await;
+    let expiration = chrono::Utc::now() + chrono::Duration::milliseconds(1500);
+    let key = issue(
+        &node,
+        json!({
+            "name": "short-lived",
+            "privileges": ["process:start"],
+            "expiration": expiration.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        }),
+    )
+    .await;
+    let res = node.get("/processes", &key).send().await.expect("send");
+    assert_eq!(res.status(), StatusCode::OK);
+    tokio::time::sleep(std::time::Duration::from_millis(1700)).await;
+    let res = node.get("/processes", &key).send().await.expect("send");
+    assert_eq!(
+        error(res, StatusCode::UNAUTHORIZED).await,
+        "API key expired"
     );
 }

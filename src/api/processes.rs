@@ -20,6 +20,7 @@ use crate::node::{Engine, EngineError};
 use crate::process::{Process, StepActor};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderName, StatusCode};
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
@@ -30,6 +31,10 @@ pub const PAGE_SIZE: usize = 100;
 
 /// The header naming the actor to perform a step as.
 const AS_ACTOR: &str = "as-actor";
+
+/// RFC 7240 preferences: a step answers the process only when asked to.
+const PREFER: HeaderName = HeaderName::from_static("prefer");
+const PREFERENCE_APPLIED: HeaderName = HeaderName::from_static("preference-applied");
 
 /// The header with the number of processes a listing has over all pages.
 const X_TOTAL_COUNT: HeaderName = HeaderName::from_static("x-total-count");
@@ -396,7 +401,8 @@ pub async fn get_process(
 /// Perform an action. The body is the response (JSON or YAML; empty: no response). The
 /// actor is `As-Actor`, or the one actor of the process the caller can be that may
 /// perform the action. A rejected step is recorded (as skipped) and answers 400 with the
-/// errors in `reason`.
+/// errors in `reason`. Success answers 204, as the published API does; with
+/// `Prefer: return=representation` (RFC 7240) it answers 200 with the process instead.
 #[utoipa::path(
     post, path = "/processes/{id}/{action}", tag = "process",
     security(("bearer" = [])),
@@ -404,10 +410,12 @@ pub async fn get_process(
         ("id" = String, Path, description = "Process id"),
         ("action" = String, Path, description = "Action key"),
         ("As-Actor" = Option<String>, Header, description = "The actor to perform the action as, when the caller could be several"),
+        ("Prefer" = Option<String>, Header, description = "`return=representation`: answer 200 with the process after the step"),
     ),
     request_body(description = "The response (may be empty)", content((Object = "application/json"), (Object = "application/yaml"))),
     responses(
-        (status = 200, description = "The process after the step", body = Object),
+        (status = 204, description = "The step was performed"),
+        (status = 200, description = "The step was performed; the process after it (with `Prefer: return=representation`)", body = Object),
         (status = 400, description = "Malformed body, several possible actors, or the step was rejected (`reason`)", body = ErrorBody),
         (status = 401, description = "Not authenticated", body = ErrorBody),
         (status = 403, description = "Missing privilege `process:step`, not an actor for this action, or restricted API key", body = ErrorBody),
@@ -423,9 +431,10 @@ pub async fn step_process(
     headers: HeaderMap,
     Path((id, action)): Path<(String, String)>,
     payload: Payload,
-) -> Result<Reply> {
+) -> Result<Response> {
     user.require("process:step")?;
     let as_actor = as_actor(&headers)?;
+    let representation = wants_representation(&headers);
     let response = payload.value()?;
     let engine = state.engine.clone();
     let at = now();
@@ -449,10 +458,30 @@ pub async fn step_process(
                 errors: outcome.errors,
             });
         }
-        Ok(process)
+        Ok(representation.then(|| process.to_json()))
     })
     .await?;
-    Ok(Reply::ok(process.to_json()).format(format))
+    Ok(match process {
+        Some(process) => Reply::ok(process)
+            .format(format)
+            .header(PREFERENCE_APPLIED, "return=representation")
+            .into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    })
+}
+
+/// Whether `Prefer` asks for the resource in the answer (`return=representation`).
+fn wants_representation(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(PREFER)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|p| {
+            p.split(';')
+                .next()
+                .is_some_and(|p| p.trim().eq_ignore_ascii_case("return=representation"))
+        })
 }
 
 /// The `As-Actor` header.
