@@ -225,6 +225,7 @@ impl HttpArgs {
                     "transactions": c.transactions,
                     "batches": c.batches,
                     "busyMs": c.busy_micros / 1000,
+                    "slowestMs": c.max_micros as f64 / 1000.0,
                 });
             }
             println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
@@ -257,11 +258,12 @@ impl HttpArgs {
             if c.transactions > 0 {
                 println!(
                     "  group commit: {} transactions for {} steps and starts ({:.1} per \
-                     transaction, {:.2} ms each on average)",
+                     transaction, {:.2} ms each on average, slowest {:.2} ms)",
                     c.transactions,
                     c.batches,
                     c.batches as f64 / c.transactions as f64,
-                    c.busy_micros as f64 / 1000.0 / c.transactions as f64
+                    c.busy_micros as f64 / 1000.0 / c.transactions as f64,
+                    c.max_micros as f64 / 1000.0
                 );
             }
         }
@@ -567,6 +569,7 @@ struct CommitFigures {
     transactions: u64,
     batches: u64,
     busy_micros: u64,
+    max_micros: u64,
 }
 
 /// A node started by the benchmark: temp folder, the counter scenario, its own runtime.
@@ -646,6 +649,7 @@ impl OwnNode {
                 transactions: stats.transactions,
                 batches: stats.batches,
                 busy_micros: stats.busy_micros,
+                max_micros: stats.max_micros,
             },
         ))
     }

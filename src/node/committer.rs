@@ -58,6 +58,8 @@ pub struct CommitStats {
     pub batches: u64,
     /// Time spent writing them, in microseconds.
     pub busy_micros: u64,
+    /// The slowest transaction, in microseconds.
+    pub max_micros: u64,
 }
 
 #[derive(Debug, Default)]
@@ -65,6 +67,7 @@ struct Counters {
     transactions: AtomicU64,
     batches: AtomicU64,
     busy_micros: AtomicU64,
+    max_micros: AtomicU64,
 }
 
 impl std::fmt::Debug for Committer {
@@ -101,6 +104,7 @@ impl Committer {
             transactions: self.stats.transactions.load(Ordering::Relaxed),
             batches: self.stats.batches.load(Ordering::Relaxed),
             busy_micros: self.stats.busy_micros.load(Ordering::Relaxed),
+            max_micros: self.stats.max_micros.load(Ordering::Relaxed),
         }
     }
 
@@ -160,6 +164,7 @@ fn run(store: &dyn Store, requests: &Receiver<Request>, max_group: usize, stats:
         stats.batches.fetch_add(size as u64, Ordering::Relaxed);
         let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
         stats.busy_micros.fetch_add(micros, Ordering::Relaxed);
+        stats.max_micros.fetch_max(micros, Ordering::Relaxed);
         tracing::trace!(size, micros, "group commit");
         for (reply, result) in replies.into_iter().zip(results) {
             // A caller that went away needs no answer.
