@@ -171,3 +171,154 @@ fn run_reports_bad_ops_files() {
         stderr(&out)
     );
 }
+
+/// A redb store in `data` with three approval processes: `p-ok` consistent, `p-stale` with a
+/// wrong view and no timer, `p-forged` with a tampered last event.
+fn store_with_problems(data: &Path) {
+    use letsflow::node::Engine;
+    use letsflow::process::{Event, StepActor, Timestamp};
+    use letsflow::schema::SchemaRegistry;
+    use letsflow::store::{AppendBatch, RedbStore, Store};
+    use std::sync::Arc;
+
+    let store: Arc<dyn Store> = Arc::new(RedbStore::open(data).expect("open"));
+    let engine = Engine::new(store.clone(), SchemaRegistry::new());
+    let raw = letsflow::scenario::load_file(Path::new(EXAMPLE)).expect("scenario");
+    let at = Timestamp::parse("2026-01-01T00:00:00Z").expect("time");
+    let (scenario, _) = engine.add_scenario(&raw, at).expect("add");
+    let employee = StepActor::key("employee");
+    let claim = json!({"amount": 12, "reason": "taxi"});
+    for id in ["p-ok", "p-stale", "p-forged"] {
+        engine
+            .start(&scenario, id, serde_json::Map::new(), at)
+            .expect("start");
+        let (outcome, _) = engine
+            .step(id, "submit", &employee, Some(claim.clone()), at)
+            .expect("step");
+        assert!(!outcome.skipped, "{:?}", outcome.errors);
+    }
+    store
+        .put_view("p-stale", &json!({"title": "wrong", "actors": {}}))
+        .expect("put view");
+    store.set_timer("p-stale", Some(at)).expect("set timer");
+
+    // An event appended with a valid link but content changed after hashing.
+    let last = store
+        .events("p-forged")
+        .expect("events")
+        .pop()
+        .expect("event");
+    let mut forged = match last {
+        Event::Action(mut e) => {
+            e.previous = e.hash.clone();
+            e.timestamp = at.plus_seconds(1.0);
+            e.action = "approve".into();
+            e.actor = json!({"key": "manager"}).as_object().cloned().expect("map");
+            e.response = None;
+            Event::Action(e)
+        }
+        other => panic!("unexpected {other:?}"),
+    };
+    forged.rehash();
+    if let Event::Action(e) = &mut forged {
+        e.action = "reject".into();
+    }
+    let view = store.view("p-forged").expect("view").expect("some");
+    store
+        .append(
+            "p-forged",
+            AppendBatch {
+                events: vec![forged],
+                view,
+                timer: None,
+                outbox: vec![],
+            },
+        )
+        .expect("append");
+}
+
+fn store_check(dir: &Path, repair: bool) -> Output {
+    let mut args = vec!["store", "check", "--data", "data"];
+    if repair {
+        args.push("--repair");
+    }
+    Command::new(env!("CARGO_BIN_EXE_letsflow"))
+        .args(&args)
+        .current_dir(dir)
+        .env_remove("LETSFLOW_DATA")
+        .env_remove("LETSFLOW_CONFIG")
+        .output()
+        .expect("run letsflow")
+}
+
+#[test]
+fn store_check_finds_stale_projections_and_forged_events_and_repairs_projections() {
+    let dir = temp_dir("store-check");
+    store_with_problems(&dir.join("data"));
+
+    let out = store_check(&dir, false);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(
+        lines[0].starts_with("p-forged: broken: the events do not replay: "),
+        "{text}"
+    );
+    assert_eq!(
+        lines[1],
+        "p-stale: stored view and timer differ from the events"
+    );
+    assert!(
+        lines[2].starts_with("3 processes checked in ")
+            && lines[2]
+                .ends_with("s: 1 consistent, 1 with stale projections (0 repaired), 1 broken"),
+        "{text}"
+    );
+    assert!(
+        stderr(&out).contains("run again with --repair"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = store_check(&dir, true);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the forged process stays broken"
+    );
+    assert!(
+        stdout(&out).contains("p-stale: stored view and timer differ from the events (repaired)"),
+        "{}",
+        stdout(&out)
+    );
+
+    // Repaired: only the forged process is left, and the view is the replayed one.
+    let out = store_check(&dir, false);
+    let text = stdout(&out);
+    assert!(!text.contains("p-stale"), "{text}");
+    assert!(
+        text.contains("2 consistent, 0 with stale projections (0 repaired), 1 broken"),
+        "{text}"
+    );
+    let store = letsflow::store::RedbStore::open(dir.join("data")).expect("open");
+    use letsflow::store::ProcessStore;
+    let view = store.view("p-stale").expect("view").expect("some");
+    assert_eq!(view["current"]["key"], "review");
+    assert_eq!(view["vars"]["claim"]["amount"], 12);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn store_check_of_a_consistent_store_exits_0() {
+    let dir = temp_dir("store-check-ok");
+    let out = store_check(&dir, false);
+    // An empty store (created on open) is consistent.
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with("0 processes checked in "),
+        "{}",
+        stdout(&out)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,10 +1,12 @@
 //! Command-line interface: scenario tools, running processes from a script of ops, the
-//! Gherkin test suite, the node (`serve`) and its load benchmark (`bench`).
+//! Gherkin test suite, the node (`serve`), its load benchmark (`bench`) and store check
+//! (`store check`).
 
 mod bench;
 mod run;
 mod scenario;
 mod serve;
+mod store;
 mod test;
 
 use clap::{Parser, Subcommand};
@@ -33,6 +35,9 @@ enum Command {
     /// Load benchmarks of a node.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Check (and repair) a node's store.
+    #[command(subcommand)]
+    Store(store::StoreCommand),
 }
 
 /// Exit code for input that could not be read or parsed.
@@ -47,6 +52,7 @@ impl Cli {
             Command::Test(args) => args.run(),
             Command::Serve(args) => args.run(),
             Command::Bench(cmd) => cmd.run(),
+            Command::Store(cmd) => cmd.run(),
         }
     }
 }

@@ -411,10 +411,7 @@ impl Engine {
         } else {
             vec![]
         };
-        let timer = process
-            .is_running()
-            .then(|| process.next_timeout())
-            .flatten();
+        let timer = timer_of(process);
         let batch = AppendBatch {
             events,
             view: view_of(process),
@@ -449,6 +446,14 @@ impl Engine {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
+
+/// The pending timer of a process: its next timeout while it runs.
+pub fn timer_of(process: &Process) -> Option<Timestamp> {
+    process
+        .is_running()
+        .then(|| process.next_timeout())
+        .flatten()
 }
 
 /// The stored view of a process: its document with the scenario by id and without the

@@ -1,6 +1,7 @@
 //! The node: wiring of engine, storage and API; configuration, startup, the timer loop and
 //! group commit.
 
+pub mod check;
 pub mod committer;
 pub mod config;
 pub mod engine;

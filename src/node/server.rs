@@ -150,6 +150,20 @@ pub fn open_store(config: &Config) -> Result<Arc<dyn Store>, ServeError> {
     })
 }
 
+/// The local schemas of the configured schemas folder.
+pub fn open_registry(config: &Config) -> Result<SchemaRegistry, ServeError> {
+    let mut registry = SchemaRegistry::new();
+    if let Some(dir) = &config.schemas {
+        registry
+            .load_dir(dir)
+            .map_err(|source| ServeError::Schemas {
+                path: dir.clone(),
+                source,
+            })?;
+    }
+    Ok(registry)
+}
+
 /// Loads every scenario file (`*.yaml`, `*.yml`, `*.json`) of `folder` into the engine, in
 /// name order, and disables stored scenarios that are not in the folder (scenarios come only
 /// from the folder; running processes of a disabled scenario keep working). All invalid
@@ -234,15 +248,7 @@ impl Node {
     /// the scenarios folder, starts the engine (with group commit) and authentication.
     pub fn build(config: &Config) -> Result<Node, ServeError> {
         let store = open_store(config)?;
-        let mut registry = SchemaRegistry::new();
-        if let Some(dir) = &config.schemas {
-            registry
-                .load_dir(dir)
-                .map_err(|source| ServeError::Schemas {
-                    path: dir.clone(),
-                    source,
-                })?;
-        }
+        let registry = open_registry(config)?;
         let engine = Arc::new(
             Engine::with_group_commit(store.clone(), registry, config.commit)?
                 .with_cache_capacity(config.cache_processes),
