@@ -112,6 +112,7 @@ fn settings() -> ApiSettings {
         read_only_scenarios: false,
         body_limit: 64 * 1024,
         node_id: "node-1".into(),
+        cors_origins: vec![],
     }
 }
 
@@ -1648,4 +1649,90 @@ async fn an_api_key_expires() {
         error(res, StatusCode::UNAUTHORIZED).await,
         "API key expired"
     );
+}
+
+#[tokio::test]
+async fn cors_for_configured_origins_only() {
+    let preflight = |node: &Node, origin: &str| {
+        node.request(Method::OPTIONS, "/processes/x/approve", None)
+            .header("Origin", origin.to_string())
+            .header("Access-Control-Request-Method", "POST")
+            .header(
+                "Access-Control-Request-Headers",
+                "authorization, content-type, as-actor, prefer",
+            )
+    };
+
+    // Without configured origins: no CORS headers at all.
+    let node = node().await;
+    let res = node
+        .get("/scenarios", &admin())
+        .header("Origin", "https://app.example")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers().get("access-control-allow-origin").is_none());
+    node.stop().await;
+
+    let node = serve(
+        Arc::new(MemoryStore::new()),
+        ApiSettings {
+            cors_origins: vec!["https://app.example".into()],
+            ..settings()
+        },
+    )
+    .await;
+    // A preflight is answered before authentication.
+    let res = preflight(&node, "https://app.example")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::OK);
+    let headers = res.headers();
+    assert_eq!(
+        headers["access-control-allow-origin"],
+        "https://app.example"
+    );
+    let methods = headers["access-control-allow-methods"]
+        .to_str()
+        .expect("text");
+    assert!(
+        methods.contains("POST") && methods.contains("DELETE"),
+        "{methods}"
+    );
+    let allowed = headers["access-control-allow-headers"]
+        .to_str()
+        .expect("text");
+    for name in ["authorization", "content-type", "as-actor", "prefer"] {
+        assert!(allowed.contains(name), "{allowed}");
+    }
+    // Another origin gets no permission.
+    let res = preflight(&node, "https://evil.example")
+        .send()
+        .await
+        .expect("send");
+    assert!(res.headers().get("access-control-allow-origin").is_none());
+
+    // A real request from the app: allowed, with the headers it may read.
+    let res = node
+        .post("/scenarios", &admin())
+        .header("Origin", "https://app.example")
+        .header(CONTENT_TYPE, YAML)
+        .body(QUOTE.to_string())
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::CREATED);
+    assert_eq!(
+        res.headers()["access-control-allow-origin"],
+        "https://app.example"
+    );
+    let exposed = res.headers()["access-control-expose-headers"]
+        .to_str()
+        .expect("text")
+        .to_ascii_lowercase();
+    for name in ["location", "x-total-count", "x-request-id"] {
+        assert!(exposed.contains(name), "{exposed}");
+    }
 }

@@ -28,6 +28,7 @@ use axum::http::{Method, Uri};
 use axum::Router;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
@@ -44,6 +45,9 @@ pub struct ApiSettings {
     pub body_limit: usize,
     /// The node's public key / identity, shown by `GET /info` (empty until the chain layer).
     pub node_id: String,
+    /// Browser origins allowed to call the API (CORS), like `https://app.example`; `*` for
+    /// any. Empty: no CORS headers, so browsers allow same-origin pages only.
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for ApiSettings {
@@ -54,6 +58,7 @@ impl Default for ApiSettings {
             read_only_scenarios: false,
             body_limit: 1024 * 1024,
             node_id: String::new(),
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -85,7 +90,9 @@ impl axum::extract::FromRef<AppState> for Arc<auth::Auth> {
 pub fn router(state: AppState) -> Router {
     let (api, doc) = openapi::routes().split_for_parts();
     let docs = utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", doc);
-    api.merge(docs)
+    let cors = cors(&state.settings.cors_origins);
+    let router = api
+        .merge(docs)
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.settings.body_limit))
@@ -106,7 +113,48 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-        .with_state(state)
+        .with_state(state);
+    // Outermost, so that preflight requests are answered before authentication.
+    match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    }
+}
+
+/// CORS for browser apps on `origins` (none: no CORS headers). Bearer tokens travel in the
+/// `Authorization` header, not in cookies, so credentials are not allowed.
+fn cors(origins: &[String]) -> Option<CorsLayer> {
+    use axum::http::{header, HeaderName, HeaderValue};
+    if origins.is_empty() {
+        return None;
+    }
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
+    };
+    let custom = |name: &'static str| HeaderName::from_static(name);
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([Method::GET, Method::POST, Method::DELETE])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                header::ACCEPT,
+                custom("as-actor"),
+                custom("prefer"),
+                custom("x-request-id"),
+            ])
+            .expose_headers([
+                header::LOCATION,
+                custom("x-total-count"),
+                custom("x-disabled"),
+                custom("x-request-id"),
+                custom("preference-applied"),
+            ])
+            .max_age(std::time::Duration::from_secs(3600)),
+    )
 }
 
 async fn no_route(method: Method, uri: Uri) -> ApiError {

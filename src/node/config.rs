@@ -198,6 +198,8 @@ pub struct Config {
     pub commit: GroupCommit,
     /// Processes kept loaded in memory at most. Default 10,000.
     pub cache_processes: usize,
+    /// Browser origins allowed to call the API (CORS); `*` for any. Default none.
+    pub cors_origins: Vec<String>,
     /// Authentication.
     pub auth: AuthConfig,
     /// Things worth a warning that do not stop the node (unknown `LETSFLOW_*` variables).
@@ -212,6 +214,7 @@ impl Config {
             dev: self.dev,
             read_only_scenarios: self.scenarios.is_some(),
             body_limit: self.body_limit,
+            cors_origins: self.cors_origins.clone(),
             ..ApiSettings::default()
         }
     }
@@ -294,6 +297,8 @@ pub mod vars {
     pub const COMMIT_MAX_GROUP: &str = "LETSFLOW_COMMIT_MAX_GROUP";
     /// Processes kept loaded in memory at most.
     pub const CACHE_PROCESSES: &str = "LETSFLOW_CACHE_PROCESSES";
+    /// Browser origins allowed to call the API, comma-separated.
+    pub const CORS_ORIGINS: &str = "LETSFLOW_CORS_ORIGINS";
     /// HS256 secret.
     pub const AUTH_JWT_SECRET: &str = "LETSFLOW_AUTH_JWT_SECRET";
     /// RS256/EdDSA public key: PEM text, or the path of a PEM file.
@@ -308,7 +313,7 @@ pub mod vars {
     pub const AUTH_DEFAULT_PRIVILEGES: &str = "LETSFLOW_AUTH_DEFAULT_PRIVILEGES";
 
     /// Every variable of the node configuration.
-    pub const ALL: [&str; 21] = [
+    pub const ALL: [&str; 22] = [
         CONFIG,
         DATA,
         HTTP,
@@ -324,6 +329,7 @@ pub mod vars {
         COMMIT_QUEUE,
         COMMIT_MAX_GROUP,
         CACHE_PROCESSES,
+        CORS_ORIGINS,
         AUTH_JWT_SECRET,
         AUTH_JWT_PUBLIC_KEY,
         AUTH_JWT_ISSUER,
@@ -367,6 +373,7 @@ struct Layer {
     commit_queue: Option<Sourced<String>>,
     commit_max_group: Option<Sourced<String>>,
     cache_processes: Option<Sourced<String>>,
+    cors_origins: Option<Sourced<Value>>,
     jwt_secret: Option<Sourced<String>>,
     jwt_public_key: Option<Sourced<String>>,
     jwt_issuer: Option<Sourced<String>>,
@@ -393,6 +400,7 @@ impl Layer {
             commit_queue: self.commit_queue.or(lower.commit_queue),
             commit_max_group: self.commit_max_group.or(lower.commit_max_group),
             cache_processes: self.cache_processes.or(lower.cache_processes),
+            cors_origins: self.cors_origins.or(lower.cors_origins),
             jwt_secret: self.jwt_secret.or(lower.jwt_secret),
             jwt_public_key: self.jwt_public_key.or(lower.jwt_public_key),
             jwt_issuer: self.jwt_issuer.or(lower.jwt_issuer),
@@ -462,16 +470,20 @@ fn env_layer(env: &Env) -> Layer {
         roles: json(vars::AUTH_ROLES, |s| {
             serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.to_string()))
         }),
-        default_privileges: json(vars::AUTH_DEFAULT_PRIVILEGES, |s| {
-            Value::Array(
-                s.split(',')
-                    .map(str::trim)
-                    .filter(|p| !p.is_empty())
-                    .map(|p| Value::String(p.to_string()))
-                    .collect(),
-            )
-        }),
+        default_privileges: json(vars::AUTH_DEFAULT_PRIVILEGES, comma_list),
+        cors_origins: json(vars::CORS_ORIGINS, comma_list),
     }
+}
+
+/// `a, b` → `["a", "b"]`.
+fn comma_list(text: &str) -> Value {
+    Value::Array(
+        text.split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| Value::String(p.to_string()))
+            .collect(),
+    )
 }
 
 /// One map of the config file, whose keys are taken one by one; what is left over is unknown.
@@ -637,6 +649,7 @@ fn file_layer(path: &Path) -> Result<Layer> {
         log_format: top.text("logFormat")?,
         timer_interval: top.value("timerInterval"),
         cache_processes: top.text("cacheProcesses")?,
+        cors_origins: top.value("corsOrigins"),
         ..Layer::default()
     };
     if let Some(mut commit) = top.section("commit")? {
@@ -794,6 +807,36 @@ fn string_list(value: &Value) -> Option<Vec<String>> {
         .iter()
         .map(|v| v.as_str().map(str::to_string))
         .collect()
+}
+
+/// A list of browser origins (`scheme://host[:port]`, no path) or `*`; in a file also one
+/// comma-separated string.
+fn parse_origins(s: &Sourced<Value>) -> Result<Vec<String>> {
+    let list = match &s.value {
+        Value::String(text) => string_list(&comma_list(text)),
+        other => string_list(other),
+    };
+    let wrong = |value: &str| {
+        invalid(
+            "CORS origin",
+            value,
+            &s.source,
+            "expected * or origins like https://app.example or http://localhost:3000",
+        )
+    };
+    let list = list.ok_or_else(|| wrong(&shown(&s.value)))?;
+    for origin in &list {
+        let valid = origin == "*"
+            || origin.split_once("://").is_some_and(|(scheme, host)| {
+                matches!(scheme, "http" | "https")
+                    && !host.is_empty()
+                    && !host.contains(['/', ' ', '?', '#'])
+            });
+        if !valid {
+            return Err(wrong(origin));
+        }
+    }
+    Ok(list)
 }
 
 fn shown(value: &Value) -> String {
@@ -995,6 +1038,10 @@ impl Config {
             Some(s) => parse_count(s, "process cache size")?,
             None => crate::node::engine::DEFAULT_CACHE_CAPACITY,
         };
+        let cors_origins = match &layer.cors_origins {
+            Some(s) => parse_origins(s)?,
+            None => Vec::new(),
+        };
 
         let mut auth = AuthConfig::default();
         let public_key = layer
@@ -1063,6 +1110,7 @@ impl Config {
             timer_interval,
             commit,
             cache_processes,
+            cors_origins,
             auth,
             warnings: Vec::new(),
         })
@@ -1224,6 +1272,10 @@ mod tests {
             ("LETSFLOW_COMMIT_QUEUE", "10"),
             ("LETSFLOW_COMMIT_MAX_GROUP", "5"),
             ("LETSFLOW_CACHE_PROCESSES", "500"),
+            (
+                "LETSFLOW_CORS_ORIGINS",
+                "https://app.example, http://localhost:3000",
+            ),
             ("LETSFLOW_AUTH_JWT_SECRET", "s3cret"),
             ("LETSFLOW_AUTH_JWT_ISSUER", "https://id.example"),
             ("LETSFLOW_AUTH_JWT_TRANSFORM", "{id: sub}"),
@@ -1256,6 +1308,10 @@ mod tests {
             }
         );
         assert_eq!(config.cache_processes, 500);
+        assert_eq!(
+            config.cors_origins,
+            ["https://app.example", "http://localhost:3000"]
+        );
         let jwt = config.auth.jwt.expect("jwt");
         assert_eq!(jwt.secret.as_deref(), Some("s3cret"));
         assert_eq!(jwt.issuer.as_deref(), Some("https://id.example"));
@@ -1273,12 +1329,12 @@ mod tests {
         let place = Place::new();
         let yaml = place.write(
             "a.yaml",
-            "http: 127.0.0.1:7000\nstorage: memory\ntimerInterval: 2\ncacheProcesses: 64\ncommit:\n  maxGroup: 8\n\
+            "http: 127.0.0.1:7000\nstorage: memory\ntimerInterval: 2\ncacheProcesses: 64\ncorsOrigins: ['*']\ncommit:\n  maxGroup: 8\n\
              auth:\n  jwt:\n    secret: x\n  roles:\n    admin: ['*']\n  defaultPrivileges: [process:step]\n",
         );
         let toml = place.write(
             "a.toml",
-            "http = \"127.0.0.1:7000\"\nstorage = \"memory\"\ntimerInterval = 2\ncacheProcesses = 64\n[commit]\nmaxGroup = 8\n\
+            "http = \"127.0.0.1:7000\"\nstorage = \"memory\"\ntimerInterval = 2\ncacheProcesses = 64\ncorsOrigins = \"*\"\n[commit]\nmaxGroup = 8\n\
              [auth]\ndefaultPrivileges = [\"process:step\"]\n[auth.jwt]\nsecret = \"x\"\n[auth.roles]\nadmin = [\"*\"]\n",
         );
         let load = |file: PathBuf| {
@@ -1294,6 +1350,7 @@ mod tests {
             assert_eq!(c.timer_interval, Duration::from_secs(2));
             assert_eq!(c.commit.max_group, 8);
             assert_eq!(c.cache_processes, 64);
+            assert_eq!(c.cors_origins, ["*"]);
             assert!(!c.dev, "a JWT secret turns development mode off by default");
             assert_eq!(c.auth.roles["admin"], ["*"]);
             assert_eq!(c.auth.default_privileges, ["process:step"]);
@@ -1314,7 +1371,7 @@ mod tests {
         assert!(matches!(&e, ConfigError::UnknownKey { key, .. } if key == "htp"));
         assert!(
             text.ends_with("c.yaml: unknown key 'htp' (known keys: data, http, scenarios, \
-                 schemas, dev, storage, bodyLimit, name, log, logFormat, timerInterval, cacheProcesses, commit, auth)"),
+                 schemas, dev, storage, bodyLimit, name, log, logFormat, timerInterval, cacheProcesses, corsOrigins, commit, auth)"),
             "{text}"
         );
         let (e, text) = place.error(
@@ -1497,7 +1554,7 @@ mod tests {
     #[test]
     fn bad_values_are_named_with_their_source() {
         let place = Place::new();
-        let cases: [(&str, &str, &str); 12] = [
+        let cases: [(&str, &str, &str); 13] = [
             ("LETSFLOW_STORAGE", "postgres", "invalid storage 'postgres' (from LETSFLOW_STORAGE): expected redb, sled or memory"),
             ("LETSFLOW_DEV", "maybe", "invalid development mode 'maybe' (from LETSFLOW_DEV): expected true or false"),
             ("LETSFLOW_BODY_LIMIT", "0", "invalid body limit '0' (from LETSFLOW_BODY_LIMIT): expected a size in bytes above 0, like 1048576, 512kb or 2mb"),
@@ -1507,6 +1564,7 @@ mod tests {
             ("LETSFLOW_TIMER_INTERVAL", "0", "invalid timer interval '0' (from LETSFLOW_TIMER_INTERVAL): expected a period above 0"),
             ("LETSFLOW_COMMIT_QUEUE", "-1", "invalid commit queue '-1' (from LETSFLOW_COMMIT_QUEUE): expected a whole number from 1 to 1000000"),
             ("LETSFLOW_COMMIT_MAX_GROUP", "many", "invalid commit group size 'many' (from LETSFLOW_COMMIT_MAX_GROUP)"),
+            ("LETSFLOW_CORS_ORIGINS", "https://app.example/path", "invalid CORS origin 'https://app.example/path' (from LETSFLOW_CORS_ORIGINS): expected * or origins like https://app.example or http://localhost:3000"),
             ("LETSFLOW_CACHE_PROCESSES", "0", "invalid process cache size '0' (from LETSFLOW_CACHE_PROCESSES): expected a whole number from 1 to 1000000"),
             ("LETSFLOW_AUTH_ROLES", "admin", "invalid roles 'admin' (from LETSFLOW_AUTH_ROLES): expected a map of role to a list of privileges"),
             ("LETSFLOW_AUTH_JWT_PUBLIC_KEY", "/no/such/key.pem", "invalid JWT public key '/no/such/key.pem' (from LETSFLOW_AUTH_JWT_PUBLIC_KEY): expected PEM text or a readable PEM file"),
