@@ -1631,7 +1631,7 @@ async fn eddsa_key_issuer_and_claims_transform() {
 #[tokio::test]
 async fn an_api_key_expires() {
     let node = node().await;
-    let expiration = chrono::Utc::now() + chrono::Duration::milliseconds(1500);
+    let expiration = chrono::Utc::now() + chrono::Duration::milliseconds(3000);
     let key = issue(
         &node,
         json!({
@@ -1643,7 +1643,9 @@ async fn an_api_key_expires() {
     .await;
     let res = node.get("/processes", &key).send().await.expect("send");
     assert_eq!(res.status(), StatusCode::OK);
-    tokio::time::sleep(std::time::Duration::from_millis(1700)).await;
+    // Until the expiration has passed (with a margin for the clock's granularity).
+    let left = (expiration - chrono::Utc::now()).to_std().unwrap_or_default();
+    tokio::time::sleep(left + std::time::Duration::from_millis(100)).await;
     let res = node.get("/processes", &key).send().await.expect("send");
     assert_eq!(
         error(res, StatusCode::UNAUTHORIZED).await,

@@ -31,9 +31,32 @@ impl SledStore {
     pub fn open(folder: impl AsRef<Path>) -> Result<Self> {
         let folder = folder.as_ref();
         std::fs::create_dir_all(folder)?;
-        let db = ::sled::open(folder.join(FOLDER_NAME))?;
+        let path = folder.join(FOLDER_NAME);
+        // sled releases its file lock only when its background flusher has let go of the
+        // database, a moment after the last handle was dropped: a store closed and opened
+        // again at once (a restart in-process, a test) may find it still held.
+        let mut attempts = 0;
+        let db = loop {
+            match ::sled::open(&path) {
+                Err(e) if is_lock_held(&e) && attempts < LOCK_ATTEMPTS => {
+                    attempts += 1;
+                    std::thread::sleep(LOCK_RETRY);
+                }
+                other => break other?,
+            }
+        };
         KvStore::with_backend(SledBackend { db })
     }
+}
+
+/// How often, and how long apart, opening waits for a lock that is still held.
+const LOCK_ATTEMPTS: u32 = 150;
+const LOCK_RETRY: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Whether opening failed because another handle (or one being closed) holds the lock.
+fn is_lock_held(e: &::sled::Error) -> bool {
+    matches!(e, ::sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock
+        || io.to_string().contains("could not acquire lock"))
 }
 
 fn tagged(table: Table, key: &[u8]) -> Vec<u8> {
