@@ -1644,7 +1644,9 @@ async fn an_api_key_expires() {
     let res = node.get("/processes", &key).send().await.expect("send");
     assert_eq!(res.status(), StatusCode::OK);
     // Until the expiration has passed (with a margin for the clock's granularity).
-    let left = (expiration - chrono::Utc::now()).to_std().unwrap_or_default();
+    let left = (expiration - chrono::Utc::now())
+        .to_std()
+        .unwrap_or_default();
     tokio::time::sleep(left + std::time::Duration::from_millis(100)).await;
     let res = node.get("/processes", &key).send().await.expect("send");
     assert_eq!(
