@@ -1108,6 +1108,14 @@ async fn processes_are_visible_to_their_actors() {
         assert_eq!(list[0]["scenario"]["name"], "quote");
         assert_eq!(list[0]["current"]["key"], "quoting");
         assert_eq!(list[0]["isRunning"], true);
+        // the times of the first and the last event, as the process has them
+        let process = node.process(&pid).await;
+        let events = events(&process);
+        assert_eq!(list[0]["created"], events[0]["timestamp"]);
+        assert_eq!(
+            list[0]["lastUpdated"],
+            events[events.len() - 1]["timestamp"]
+        );
     }
 
     // carol is no actor: the process does not exist for her

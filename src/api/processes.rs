@@ -110,6 +110,12 @@ pub struct ProcessSummary {
     /// The current state: `{key, title, timestamp}`.
     #[schema(value_type = Object)]
     current: Value,
+    /// When the process started (its first event).
+    #[schema(value_type = String)]
+    created: Value,
+    /// When its last event happened.
+    #[schema(value_type = String)]
+    last_updated: Value,
 }
 
 /// List processes where the caller is an actor (`all=true`: every process, needs
@@ -253,6 +259,8 @@ fn summary_of(id: &str, view: &Value, scenario: Option<ScenarioSummary>) -> Proc
             "title": current_field("title"),
             "timestamp": current_field("timestamp"),
         }),
+        created: field("created"),
+        last_updated: field("lastUpdated"),
     }
 }
 

@@ -457,7 +457,8 @@ pub fn timer_of(process: &Process) -> Option<Timestamp> {
 }
 
 /// The stored view of a process: its document with the scenario by id and without the
-/// events (stored separately).
+/// events (stored separately), plus `created` and `lastUpdated` (the times of the first and
+/// the last event) for listings.
 pub fn view_of(process: &Process) -> Value {
     let mut view = Map::new();
     if let Value::Object(doc) = process.data() {
@@ -471,6 +472,11 @@ pub fn view_of(process: &Process) -> Value {
             }
         }
     }
+    if let Some(first) = process.events().first() {
+        view.insert("created".into(), Value::String(first.timestamp().to_iso()));
+    }
+    let last = process.last_event().timestamp().to_iso();
+    view.insert("lastUpdated".into(), Value::String(last));
     Value::Object(view)
 }
 
