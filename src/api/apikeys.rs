@@ -49,11 +49,13 @@ pub struct IssueApiKey {
     /// Privileges (at least one, none the issuer lacks): `scenario:read`, `scenario:write`,
     /// `apikey:issue`, `apikey:revoke`, `process:super`, `process:start`, `process:step` or
     /// `*`.
+    #[schema(min_items = 1)]
     privileges: Vec<String>,
     /// Process restrictions `{scenario?, actors?, actions?}` or a list of them.
     #[schema(value_type = Option<Object>)]
     processes: Option<Value>,
     /// Days until the key expires (default 30).
+    #[schema(minimum = 1, maximum = 36500)]
     expiration_days: Option<u32>,
     /// When the key expires (instead of `expirationDays`).
     #[schema(value_type = Option<String>, format = DateTime)]

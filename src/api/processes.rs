@@ -44,6 +44,7 @@ const X_TOTAL_COUNT: HeaderName = HeaderName::from_static("x-total-count");
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Page number, starting at 1 (100 processes a page).
+    #[param(minimum = 1)]
     page: Option<usize>,
     /// Also list processes where the caller is not an actor (needs `process:super`).
     all: Option<bool>,
@@ -61,6 +62,7 @@ pub struct GetQuery {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct StartInstructions {
     /// The scenario id.
+    #[schema(format = "uuid")]
     scenario: String,
     /// Properties of actors, e.g. `{"client": {"id": "u1", "title": "Client"}}`.
     #[serde(default)]
@@ -376,6 +378,7 @@ pub async fn start_process(
     params(("id" = String, Path, description = "Process id, optionally with `.json` or `.yaml`"), GetQuery),
     responses(
         (status = 200, description = "The process", content((Object = "application/json"), (Object = "application/yaml"))),
+        (status = 400, description = "Bad query (`predict` must be true or false)", body = ErrorBody),
         (status = 401, description = "Not authenticated", body = ErrorBody),
         (status = 404, description = "Unknown process, or not visible to the caller", body = ErrorBody),
     )
