@@ -300,8 +300,16 @@ impl Engine {
     /// Fires every timer due at `now` (after a restart too: due timers fire on start) and
     /// returns the ids of the processes that moved.
     pub fn fire_due_timers(&self, now: Timestamp) -> Result<Vec<String>> {
+        Ok(self.fire_timers(&self.store.due_timers(now)?))
+    }
+
+    /// Fires the timers `due` (as [`TimerStore::due_timers`](crate::store::TimerStore::due_timers)
+    /// lists them) and returns the ids of the processes that moved. A timer that cannot be
+    /// fired is logged and stays.
+    pub fn fire_timers(&self, due: &[(Timestamp, String)]) -> Vec<String> {
         let mut moved = Vec::new();
-        for (due, id) in self.store.due_timers(now)? {
+        for (due, id) in due {
+            let (due, id) = (*due, id.clone());
             // One process that cannot be loaded or stepped must not hold up the others:
             // its timer stays and is tried again next time.
             match self.fire_timer(&id, due) {
@@ -310,7 +318,7 @@ impl Engine {
                 Err(error) => tracing::warn!(process = %id, %error, "timer not fired"),
             }
         }
-        Ok(moved)
+        moved
     }
 
     /// Fires the timer of process `id` that fell due at `due`; `false` when its timeout

@@ -54,10 +54,50 @@ impl TimerWake {
     }
 }
 
+/// Timers fired in one go; between two batches the loop reports progress and looks for
+/// shutdown, so that thousands of timers due after a long downtime hold up neither.
+const BATCH: usize = 1000;
+
 /// The current time, to the millisecond as events record it (the node reads the clock; the
 /// core never does).
 pub fn now() -> Timestamp {
     Timestamp::from_millis(chrono::Utc::now().timestamp_millis())
+}
+
+/// Fires the timers due at `start`, [`BATCH`] at a time (stopping early on shutdown), and
+/// returns the earliest pending timer afterwards.
+async fn fire_due(
+    engine: &Arc<Engine>,
+    start: Timestamp,
+    shutdown: &watch::Receiver<bool>,
+) -> Result<Result<Option<(Timestamp, String)>, super::EngineError>, tokio::task::JoinError> {
+    let worker = engine.clone();
+    let due = match tokio::task::spawn_blocking(move || worker.store().due_timers(start)).await? {
+        Ok(due) => due,
+        Err(e) => return Ok(Err(e.into())),
+    };
+    let mut fired = 0;
+    for batch in due.chunks(BATCH) {
+        if *shutdown.borrow() {
+            break;
+        }
+        let (worker, batch) = (engine.clone(), batch.to_vec());
+        let moved = tokio::task::spawn_blocking(move || worker.fire_timers(&batch)).await?;
+        fired += moved.len();
+        tracing::debug!(processes = ?moved, "fired due timers");
+        if due.len() > BATCH {
+            tracing::info!(fired, due = due.len(), "firing due timers");
+        }
+    }
+    if fired > 0 {
+        tracing::info!(count = fired, "fired due timers");
+    }
+    let worker = engine.clone();
+    Ok(
+        tokio::task::spawn_blocking(move || worker.store().next_timer())
+            .await?
+            .map_err(Into::into),
+    )
 }
 
 /// Runs the timer loop until `shutdown` turns true (or its sender is dropped). A timer
@@ -76,21 +116,9 @@ pub async fn run(engine: Arc<Engine>, interval: Duration, mut shutdown: watch::R
         // Plan the longest wait first: a commit from here on that sets an earlier timer
         // wakes us (see `TimerWake`).
         wake.plan(horizon);
-        let worker = engine.clone();
-        let fired = tokio::task::spawn_blocking(move || {
-            let moved = worker.fire_due_timers(start)?;
-            let next = worker.store().next_timer()?;
-            Ok::<_, super::EngineError>((moved, next))
-        })
-        .await;
+        let fired = fire_due(&engine, start, &shutdown).await;
         let next = match fired {
-            Ok(Ok((moved, next))) => {
-                if !moved.is_empty() {
-                    tracing::info!(count = moved.len(), "fired due timers");
-                    tracing::debug!(processes = ?moved, "fired due timers");
-                }
-                next.map(|(at, _)| at)
-            }
+            Ok(Ok(next)) => next.map(|(at, _)| at),
             Ok(Err(error)) => {
                 tracing::error!(%error, "the timer loop cannot read the timers");
                 None
@@ -190,6 +218,28 @@ states:
             .await
             .expect("the loop stops on shutdown")
             .expect("task");
+    }
+
+    #[tokio::test]
+    async fn many_due_timers_fire_in_batches() {
+        let (engine, scenario) = engine();
+        let count = 2 * BATCH + 50;
+        for n in 0..count {
+            start_waiting(&engine, &scenario, &format!("p{n}"));
+        }
+        // All due a second later; the loop fires them in three batches.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let (stop, shutdown) = watch::channel(false);
+        let task = tokio::spawn(run(engine.clone(), Duration::from_secs(60), shutdown));
+        for n in [0, BATCH, count - 1] {
+            assert!(
+                wait_done(&engine, &format!("p{n}"), Duration::from_secs(30)).await,
+                "p{n}"
+            );
+        }
+        assert_eq!(engine.store().next_timer().expect("next"), None);
+        stop.send(true).expect("stop");
+        task.await.expect("task");
     }
 
     #[tokio::test]
