@@ -3,7 +3,8 @@
 //! On start it fires every timer that is already due (timeouts that fell due while the node
 //! was down); then it sleeps until the earliest pending timer or for at most `interval`,
 //! whichever comes first, and wakes early when a commit sets an earlier timer
-//! ([`TimerWake`]). Firing goes through [`Engine::fire_due_timers`], the one write path.
+//! ([`TimerWake`]). Firing goes through [`Engine::fire_timers`], the one write path, a
+//! thousand timers at a time.
 
 use super::engine::Engine;
 use crate::process::Timestamp;
