@@ -1178,6 +1178,35 @@ async fn actors_by_role_and_as_actor() {
     let res = node.get("/processes", &staff).send().await.expect("send");
     assert_eq!(json_of(res).await.as_array().expect("list").len(), 1);
 
+    // Once both reviewers are assigned to people, the role alone no longer shows it.
+    let res = node
+        .post("/processes", &admin())
+        .json(
+            &json!({"scenario": id, "actors": {"first": {"id": "bob"}, "second": {"id": "carl"}}}),
+        )
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let assigned = json_of(res).await["id"].as_str().expect("id").to_string();
+    let res = node.get("/processes", &staff).send().await.expect("send");
+    assert_eq!(res.headers()["x-total-count"], "1");
+    let list = json_of(res).await;
+    assert_eq!(list.as_array().expect("list").len(), 1);
+    assert_eq!(list[0]["id"], pid.as_str());
+    let res = node
+        .get(&format!("/processes/{assigned}"), &staff)
+        .send()
+        .await
+        .expect("send");
+    error(res, StatusCode::NOT_FOUND).await;
+    let res = node
+        .get("/processes", &token("bob", &["staff"]))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.headers()["x-total-count"], "2");
+
     // sam could be either reviewer
     let res = node.post(&approve, &staff).send().await.expect("send");
     let message = error(res, StatusCode::BAD_REQUEST).await;

@@ -177,8 +177,15 @@ fn list_page(
             .processes_of(user.id.as_deref(), &user.roles)
             .map_err(EngineError::from)?
     };
+    let unrestricted = matches!(user.restrictions, None | Some(Value::Null));
+    // The actor index answers exactly whom a person's processes are (an actor by its id when
+    // it has one, else by its roles; see `plays`): then only the page's views are read.
     // Every process is listed only for a super user without restrictions.
-    let filter = !all || user.restrictions.is_some();
+    let filter = if identified(user) && !all {
+        !unrestricted
+    } else {
+        !all || !unrestricted
+    };
     let skip = (page - 1) * PAGE_SIZE;
     let mut scenarios: HashMap<String, Option<ScenarioSummary>> = HashMap::new();
     let mut total = 0;

@@ -144,6 +144,19 @@ impl<B: Backend> KvStore<B> {
     /// Opens a store on a backend: a new store gets [`STORE_VERSION`]; an older store is
     /// migrated; a newer one fails with [`Error::Version`].
     pub fn with_backend(backend: B) -> Result<Self> {
+        // What migrations need to read, read before the write transaction (a sled
+        // transaction cannot scan); nothing else uses the store while it opens.
+        let before = match backend.get(Table::Meta, VERSION_KEY)? {
+            Some(bytes) => Some(decode::<u32>(&bytes, "the store format version")?),
+            None => None,
+        };
+        if let Some(found) = before.filter(|v| *v < STORE_VERSION) {
+            tracing::info!(from = found, to = STORE_VERSION, "migrating the store");
+        }
+        let actor_keys = match before {
+            Some(version) if version < 2 => all_actor_keys(&backend)?,
+            _ => Vec::new(),
+        };
         backend.write(&|tx| match tx.get(Table::Meta, VERSION_KEY)? {
             None => put_json(tx, Table::Meta, VERSION_KEY, &STORE_VERSION),
             Some(bytes) => {
@@ -156,7 +169,7 @@ impl<B: Backend> KvStore<B> {
                 }
                 if found < STORE_VERSION {
                     for from in found..STORE_VERSION {
-                        migrate(tx, from)?;
+                        migrate(tx, from, &actor_keys)?;
                     }
                     put_json(tx, Table::Meta, VERSION_KEY, &STORE_VERSION)?;
                 }
@@ -203,12 +216,38 @@ impl<B: Backend> KvStore<B> {
     }
 }
 
+/// The actor keys of every stored process view, as [`actor_keys`] gives them now.
+fn all_actor_keys<B: Backend>(backend: &B) -> Result<Vec<(String, BTreeSet<String>)>> {
+    backend
+        .range(Table::Views, &[], None)?
+        .map(|entry| {
+            let (key, value) = entry?;
+            let process = utf8(&key, "a process id")?;
+            let view: Value = decode(&value, format_args!("the view of process '{process}'"))?;
+            Ok((process, actor_keys(&view)))
+        })
+        .collect()
+}
+
 /// Brings a store of format version `from` to version `from + 1`, inside the transaction that
-/// then records the new version.
-fn migrate(_tx: &mut dyn WriteTx, from: u32) -> Result<()> {
+/// then records the new version. `actor_keys`: what [`all_actor_keys`] read before.
+fn migrate(
+    tx: &mut dyn WriteTx,
+    from: u32,
+    actor_keys: &[(String, BTreeSet<String>)],
+) -> Result<()> {
     match from {
         // Version 0: stores written before the version key existed. Nothing to change.
         0 => Ok(()),
+        // Version 1 indexed the roles of actors that have an id too; version 2 indexes an
+        // actor by its id when it has one, else by its roles — as visibility is decided —
+        // so that the index alone answers who takes part in a process.
+        1 => {
+            for (process, keys) in actor_keys {
+                reindex_actors(tx, process, keys)?;
+            }
+            Ok(())
+        }
         _ => Err(Error::Version {
             found: from,
             supported: STORE_VERSION,
@@ -265,7 +304,7 @@ fn position_key(process: &str, position: u64) -> Vec<u8> {
     key
 }
 
-fn pair_key(first: &str, second: &str) -> Vec<u8> {
+pub(super) fn pair_key(first: &str, second: &str) -> Vec<u8> {
     let mut key = prefixed(first);
     key.extend_from_slice(second.as_bytes());
     key
@@ -318,8 +357,15 @@ fn actor_keys(view: &Value) -> BTreeSet<String> {
         return keys;
     };
     for actor in actors.values() {
-        if let Some(id) = actor.get("id").and_then(Value::as_str) {
+        // An actor with an id is that user's alone; only one without an id is played by
+        // whoever has one of its roles.
+        let id = actor
+            .get("id")
+            .and_then(Value::as_str)
+            .filter(|id| !id.is_empty());
+        if let Some(id) = id {
             keys.insert(format!("user:{id}"));
+            continue;
         }
         match actor.get("role") {
             Some(Value::String(role)) => {
@@ -933,10 +979,8 @@ mod tests {
             "other": {"title": "Other"}
         }});
         let keys: Vec<String> = actor_keys(&view).into_iter().collect();
-        assert_eq!(
-            keys,
-            ["role:admin", "role:clerk", "role:ops", "user:u1", "user:u2"]
-        );
+        // clerk has an id: it is u2's, whatever its role
+        assert_eq!(keys, ["role:admin", "role:ops", "user:u1", "user:u2"]);
         assert!(actor_keys(&serde_json::json!({})).is_empty());
     }
 }

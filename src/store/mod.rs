@@ -38,7 +38,7 @@ use serde_json::Value;
 
 /// The version of the storage format this build writes. A store records it when it is created;
 /// opening a store with a newer version fails with [`Error::Version`], an older one is migrated.
-pub const STORE_VERSION: u32 = 1;
+pub const STORE_VERSION: u32 = 2;
 
 /// What can go wrong when reading or writing the store.
 #[derive(Debug, thiserror::Error)]

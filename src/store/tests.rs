@@ -391,7 +391,9 @@ fn batches_are_atomic<F: Fixture>() {
             "p",
             AppendBatch {
                 events: vec![e0.clone(), e1.clone()],
-                view: json!({"state": "one", "actors": {"client": {"id": "u1", "role": "buyer"}}}),
+                view: json!({"state": "one", "actors": {
+                    "client": {"id": "u1"}, "buyer": {"role": "buyer"}
+                }}),
                 timer: Some(ts(60_000)),
                 outbox: vec![
                     outbox("p", &e1, 0, "mail", ts(1_000)),
@@ -475,7 +477,9 @@ fn actor_index<F: Fixture>() {
     assert_eq!(of(Some("alice"), &[]), ["p1", "p3"]);
     assert_eq!(of(Some("bob"), &[]), ["p2"]);
     assert_eq!(of(None, &["clerk"]), ["p1", "p2"]);
-    assert_eq!(of(Some("bob"), &["vip", "boss"]), ["p2", "p3"]);
+    // p3's client is alice's (it has an id), whatever its role
+    assert_eq!(of(Some("bob"), &["vip", "boss"]), ["p2"]);
+    assert!(of(None, &["vip"]).is_empty());
     assert!(of(Some("carol"), &["nobody"]).is_empty());
     assert!(of(None, &[]).is_empty());
     // A rebuilt view reindexes.
@@ -701,6 +705,51 @@ fn older_versions_are_migrated<F: Fixture>() {
     assert!(store.scenario("s").expect("scenario").is_some());
 }
 
+/// Version 1 also indexed the roles of actors with an id; opening rebuilds the index.
+fn actor_index_is_rebuilt_from_version_1<F: Fixture>() {
+    let f = F::new();
+    {
+        let store = f.store();
+        start(
+            &store,
+            "p",
+            json!({"client": {"id": "alice", "role": "vip"}}),
+        );
+        // What version 1 wrote for it.
+        store
+            .backend()
+            .write(&|tx| {
+                tx.put(Table::Actors, &kv::pair_key("role:vip", "p"), &[])?;
+                tx.put(Table::ProcessActors, b"p", br#"["role:vip","user:alice"]"#)
+            })
+            .expect("write the old index");
+        assert_eq!(
+            store.processes_of(None, &["vip".into()]).expect("of"),
+            ["p"]
+        );
+    }
+    write_version(&f, 1);
+    let store = f.store();
+    assert_eq!(store.version().expect("version"), STORE_VERSION);
+    assert!(store
+        .processes_of(None, &["vip".into()])
+        .expect("of")
+        .is_empty());
+    assert_eq!(store.processes_of(Some("alice"), &[]).expect("of"), ["p"]);
+    // and the index stays right on the next change
+    store
+        .put_view("p", &json!({"actors": {"client": {"role": "vip"}}}))
+        .expect("put view");
+    assert_eq!(
+        store.processes_of(None, &["vip".into()]).expect("of"),
+        ["p"]
+    );
+    assert!(store
+        .processes_of(Some("alice"), &[])
+        .expect("of")
+        .is_empty());
+}
+
 fn corrupt_records_are_named<F: Fixture>() {
     let f = F::new();
     let store = f.store();
@@ -872,6 +921,10 @@ macro_rules! suite {
             #[test]
             fn group_commit() {
                 super::group_commit::<$fixture>();
+            }
+            #[test]
+            fn actor_index_is_rebuilt_from_version_1() {
+                super::actor_index_is_rebuilt_from_version_1::<$fixture>();
             }
             #[test]
             fn corrupt_records_are_named() {
