@@ -1563,6 +1563,10 @@ async fn people_do_not_speak_for_services() {
         json!({"name": "checker", "privileges": ["process:step"]}),
     )
     .await;
+    // an unrestricted application key takes part in every process
+    let res = node.get("/processes", &key).send().await.expect("send");
+    assert_eq!(res.headers()["x-total-count"], "1");
+    assert_eq!(json_of(res).await[0]["id"], pid.as_str());
     let res = node
         .post(&verified, &key)
         .header("As-Actor", "service:checker")

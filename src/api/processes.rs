@@ -166,6 +166,10 @@ fn list_page(
     page: usize,
 ) -> Result<(usize, Vec<ProcessSummary>)> {
     let store = engine.store();
+    // An application (API key) takes part in every process it may see, or in none.
+    if !all && !identified(user) && !participates(user, &Value::Null) {
+        return Ok((0, Vec::new()));
+    }
     let ids: Vec<String> = if all || !identified(user) {
         store
             .processes()
@@ -177,15 +181,11 @@ fn list_page(
             .processes_of(user.id.as_deref(), &user.roles)
             .map_err(EngineError::from)?
     };
-    let unrestricted = matches!(user.restrictions, None | Some(Value::Null));
-    // The actor index answers exactly whom a person's processes are (an actor by its id when
-    // it has one, else by its roles; see `plays`): then only the page's views are read.
-    // Every process is listed only for a super user without restrictions.
-    let filter = if identified(user) && !all {
-        !unrestricted
-    } else {
-        !all || !unrestricted
-    };
+    // Who takes part is settled by now: for a person the actor index answers it exactly (an
+    // actor by its id when it has one, else by its roles; see `plays`), an application takes
+    // part in all, and `all` lists all. Only restrictions (of an API key) need the views of
+    // every process; otherwise only the page's views are read.
+    let filter = !matches!(user.restrictions, None | Some(Value::Null));
     let skip = (page - 1) * PAGE_SIZE;
     let mut scenarios: HashMap<String, Option<ScenarioSummary>> = HashMap::new();
     let mut total = 0;
