@@ -402,15 +402,16 @@ pub async fn get_process(
     let engine = state.engine.clone();
     let predict = query.predict.unwrap_or(false);
     let json = blocking(move || {
-        let process = visible_process(&engine, &user, &id)?;
-        let mut json = process.to_json();
-        if predict {
-            match process.predict() {
-                Ok(next) => json["next"] = Value::Array(next),
-                Err(e) => tracing::warn!(process = %id, error = %e, "no prediction"),
+        with_visible(&engine, &user, &id, |process| {
+            let mut json = process.to_json();
+            if predict {
+                match process.predict() {
+                    Ok(next) => json["next"] = Value::Array(next),
+                    Err(e) => tracing::warn!(process = %id, error = %e, "no prediction"),
+                }
             }
-        }
-        Ok(json)
+            Ok(json)
+        })
     })
     .await?;
     Ok(Reply::ok(json).format(suffix.unwrap_or(accept)))
@@ -457,18 +458,26 @@ pub async fn step_process(
     let engine = state.engine.clone();
     let at = now();
     let process = blocking(move || {
-        let process = visible_process(&engine, &user, &id)?;
-        if !knows_action(&process, &action) {
-            return Err(ApiError::UnknownAction { action });
-        }
-        let key = resolve_actor(&process, &action, &user, as_actor.as_deref())?;
-        if !user.allows(process.scenario().id(), Some(&key), Some(&action)) {
-            return Err(ApiError::Restricted(format!(
-                "actor '{key}' may not perform '{action}'"
-            )));
-        }
+        let key = with_visible(&engine, &user, &id, |process| {
+            if !knows_action(process, &action) {
+                return Err(ApiError::UnknownAction {
+                    action: action.clone(),
+                });
+            }
+            let key = resolve_actor(process, &action, &user, as_actor.as_deref())?;
+            if !user.allows(process.scenario().id(), Some(&key), Some(&action)) {
+                return Err(ApiError::Restricted(format!(
+                    "actor '{key}' may not perform '{action}'"
+                )));
+            }
+            Ok(key)
+        })?;
         let actor = step_actor(&key, &user);
-        let (outcome, process) = engine.step(&id, &action, &actor, response, at)?;
+        // The process is copied into the answer only when asked for: copying a long one
+        // costs more than the step.
+        let (outcome, process) = engine.step_then(&id, &action, &actor, response, at, |p| {
+            representation.then(|| p.to_json())
+        })?;
         if outcome.skipped {
             tracing::info!(process = %id, action = %action, errors = ?outcome.errors, "step rejected");
             return Err(ApiError::StepRejected {
@@ -476,7 +485,7 @@ pub async fn step_process(
                 errors: outcome.errors,
             });
         }
-        Ok(representation.then(|| process.to_json()))
+        Ok(process)
     })
     .await?;
     Ok(match process {
@@ -517,8 +526,14 @@ fn as_actor(headers: &HeaderMap) -> Result<Option<String>> {
         .transpose()
 }
 
-/// The process `id` if the caller may see it; 404 otherwise (also when it does not exist).
-fn visible_process(engine: &Engine, user: &User, id: &str) -> Result<Process> {
+/// Runs `f` on process `id` (under its lock, without copying it) if the caller may see it;
+/// 404 otherwise (also when it does not exist).
+fn with_visible<T>(
+    engine: &Engine,
+    user: &User,
+    id: &str,
+    f: impl FnOnce(&Process) -> Result<T>,
+) -> Result<T> {
     let not_found = || ApiError::NotFound {
         kind: "Process",
         id: id.to_string(),
@@ -532,11 +547,12 @@ fn visible_process(engine: &Engine, user: &User, id: &str) -> Result<Process> {
     {
         return Err(not_found());
     }
-    let process = engine.process(id)?;
-    if !can_see(user, process.actors(), process.scenario().id()) {
-        return Err(not_found());
-    }
-    Ok(process)
+    engine.read(id, |process| {
+        if !can_see(user, process.actors(), process.scenario().id()) {
+            return Err(not_found());
+        }
+        f(process)
+    })?
 }
 
 /// Whether the caller is a person (has an id or roles) rather than an application.

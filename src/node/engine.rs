@@ -279,21 +279,44 @@ impl Engine {
         response: Option<Value>,
         at: Timestamp,
     ) -> Result<(StepOutcome, Process)> {
-        self.with_process(id, |process| {
-            let before = process.events().len();
-            let outcome = process.step(action, actor, response, at)?;
-            Ok((outcome.clone(), before, !outcome.skipped))
-        })
+        self.step_then(id, action, actor, response, at, Process::clone)
+    }
+
+    /// [`Engine::step`], handing the process after the step to `then` instead of copying it
+    /// (a long process is costly to copy).
+    pub fn step_then<T>(
+        &self,
+        id: &str,
+        action: &str,
+        actor: &StepActor,
+        response: Option<Value>,
+        at: Timestamp,
+        then: impl FnOnce(&Process) -> T,
+    ) -> Result<(StepOutcome, T)> {
+        self.with_process(
+            id,
+            |process| {
+                let before = process.events().len();
+                let outcome = process.step(action, actor, response, at)?;
+                let moved = !outcome.skipped;
+                Ok((outcome, before, moved))
+            },
+            then,
+        )
     }
 
     /// Fires the due timeout transition of process `id` at `at`; `None` when none is due
     /// (nothing is recorded then).
     pub fn timeout(&self, id: &str, at: Timestamp) -> Result<Option<Process>> {
-        let (fired, process) = self.with_process(id, |process| {
-            let before = process.events().len();
-            let fired = process.timeout(at)?;
-            Ok((fired, before, fired))
-        })?;
+        let (fired, process) = self.with_process(
+            id,
+            |process| {
+                let before = process.events().len();
+                let fired = process.timeout(at)?;
+                Ok((fired, before, fired))
+            },
+            Process::clone,
+        )?;
         Ok(fired.then_some(process))
     }
 
@@ -337,19 +360,26 @@ impl Engine {
 
     /// The process `id`.
     pub fn process(&self, id: &str) -> Result<Process> {
+        self.read(id, Process::clone)
+    }
+
+    /// Runs `f` on process `id` under its lock, without copying the process.
+    pub fn read<T>(&self, id: &str, f: impl FnOnce(&Process) -> T) -> Result<T> {
         let slot = self.slot(id);
         let mut guard = lock(&slot);
-        Ok(self.loaded(id, &mut guard)?.clone())
+        Ok(f(self.loaded(id, &mut guard)?))
     }
 
     /// Runs `apply` on process `id` under its lock and commits the events it appended.
     /// `apply` returns its result, the number of events before it ran and whether the
-    /// process state changed (so timers and notifications are due anew).
-    pub(crate) fn with_process<T>(
+    /// process state changed (so timers and notifications are due anew); `then` reads the
+    /// process afterwards, still under the lock.
+    pub(crate) fn with_process<T, R>(
         &self,
         id: &str,
         apply: impl FnOnce(&mut Process) -> Result<(T, usize, bool)>,
-    ) -> Result<(T, Process)> {
+        then: impl FnOnce(&Process) -> R,
+    ) -> Result<(T, R)> {
         let slot = self.slot(id);
         let mut guard = lock(&slot);
         let process = self.loaded(id, &mut guard)?;
@@ -367,7 +397,7 @@ impl Engine {
                 return Err(e);
             }
         }
-        Ok((out, process.clone()))
+        Ok((out, then(process)))
     }
 
     /// The loaded process in `slot`, read and replayed from the store if needed.
@@ -464,28 +494,41 @@ pub fn timer_of(process: &Process) -> Option<Timestamp> {
         .flatten()
 }
 
-/// The stored view of a process: its document with the scenario by id and without the
-/// events (stored separately), plus `created` and `lastUpdated` (the times of the first and
-/// the last event) for listings.
+/// The stored view of a process: what a listing shows of it — `id`, `title`, `isRunning`,
+/// `tags`, `scenario` (its id), `actors`, `current` (`key`, `title`, `timestamp`), `created`
+/// and `lastUpdated` (the times of the first and the last event). It is written with every
+/// step, so it leaves out what grows with the process (`previous`, `vars`, the events): a
+/// step of a long process costs no more to store than one of a short process. The whole
+/// process comes from its events.
 pub fn view_of(process: &Process) -> Value {
-    let mut view = Map::new();
-    if let Value::Object(doc) = process.data() {
-        for (key, value) in doc {
-            if key != "scenario" {
-                view.insert(key.clone(), value.clone());
-            }
-            if key == "tags" {
-                let id = process.scenario().id().to_string();
-                view.insert("scenario".into(), Value::String(id));
-            }
-        }
-    }
-    if let Some(first) = process.events().first() {
-        view.insert("created".into(), Value::String(first.timestamp().to_iso()));
-    }
-    let last = process.last_event().timestamp().to_iso();
-    view.insert("lastUpdated".into(), Value::String(last));
-    Value::Object(view)
+    let doc = process.data();
+    let field = |name: &str| doc.get(name).cloned().unwrap_or(Value::Null);
+    let current = doc.get("current");
+    let current_field = |name: &str| {
+        current
+            .and_then(|c| c.get(name))
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    let created = process
+        .events()
+        .first()
+        .map_or(Value::Null, |e| Value::String(e.timestamp().to_iso()));
+    serde_json::json!({
+        "id": field("id"),
+        "title": field("title"),
+        "isRunning": field("isRunning"),
+        "tags": field("tags"),
+        "scenario": process.scenario().id(),
+        "actors": field("actors"),
+        "current": {
+            "key": current_field("key"),
+            "title": current_field("title"),
+            "timestamp": current_field("timestamp"),
+        },
+        "created": created,
+        "lastUpdated": process.last_event().timestamp().to_iso(),
+    })
 }
 
 fn lock(slot: &Slot) -> MutexGuard<'_, Option<Process>> {

@@ -324,12 +324,16 @@ fn a_process_in_use_is_not_evicted() {
         let engine = engine.clone();
         std::thread::spawn(move || {
             engine
-                .with_process("busy", |process| {
-                    held_tx.send(()).expect("send");
-                    release_rx.recv().expect("release");
-                    // nothing appended: nothing to commit
-                    Ok(((), process.events().len(), false))
-                })
+                .with_process(
+                    "busy",
+                    |process| {
+                        held_tx.send(()).expect("send");
+                        release_rx.recv().expect("release");
+                        // nothing appended: nothing to commit
+                        Ok(((), process.events().len(), false))
+                    },
+                    |_| (),
+                )
                 .expect("with process");
         })
     };
