@@ -16,6 +16,7 @@ use super::error::{ApiError, ErrorBody, Result};
 use super::negotiate::{split_suffix, Accept, Body, Payload, Reply};
 use super::scenarios::ScenarioSummary;
 use super::{blocking, now, AppState, Path, Query};
+use crate::node::engine::current_summary;
 use crate::node::{Engine, EngineError};
 use crate::process::{Process, StepActor};
 use axum::extract::State;
@@ -246,13 +247,6 @@ fn scenario_summary(
 
 fn summary_of(id: &str, view: &Value, scenario: Option<ScenarioSummary>) -> ProcessSummary {
     let field = |name: &str| view.get(name).cloned().unwrap_or(Value::Null);
-    let current = view.get("current");
-    let current_field = |name: &str| {
-        current
-            .and_then(|c| c.get(name))
-            .cloned()
-            .unwrap_or(Value::Null)
-    };
     ProcessSummary {
         id: id.to_string(),
         title: field("title"),
@@ -263,11 +257,7 @@ fn summary_of(id: &str, view: &Value, scenario: Option<ScenarioSummary>) -> Proc
         tags: field("tags"),
         scenario,
         actors: field("actors"),
-        current: json!({
-            "key": current_field("key"),
-            "title": current_field("title"),
-            "timestamp": current_field("timestamp"),
-        }),
+        current: current_summary(view),
         created: field("created"),
         last_updated: field("lastUpdated"),
     }
@@ -538,7 +528,7 @@ fn with_visible<T>(
         kind: "Process",
         id: id.to_string(),
     };
-    // Ask the store first: the engine keeps a slot for every id it is asked about.
+    // Ask the store first: an unknown id would take a slot of the engine's process cache.
     if engine
         .store()
         .head(id)

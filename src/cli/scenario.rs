@@ -69,12 +69,7 @@ fn validate(file: &Path, schemas: &SchemaArgs) -> ExitCode {
         }
         Err(errors) => {
             for e in errors {
-                let path = if e.instance_path.is_empty() {
-                    "/"
-                } else {
-                    e.instance_path.as_str()
-                };
-                println!("{path}: {}", e.message);
+                println!("{}", e.located());
             }
             ExitCode::from(1)
         }

@@ -503,13 +503,6 @@ pub fn timer_of(process: &Process) -> Option<Timestamp> {
 pub fn view_of(process: &Process) -> Value {
     let doc = process.data();
     let field = |name: &str| doc.get(name).cloned().unwrap_or(Value::Null);
-    let current = doc.get("current");
-    let current_field = |name: &str| {
-        current
-            .and_then(|c| c.get(name))
-            .cloned()
-            .unwrap_or(Value::Null)
-    };
     let created = process
         .events()
         .first()
@@ -521,13 +514,26 @@ pub fn view_of(process: &Process) -> Value {
         "tags": field("tags"),
         "scenario": process.scenario().id(),
         "actors": field("actors"),
-        "current": {
-            "key": current_field("key"),
-            "title": current_field("title"),
-            "timestamp": current_field("timestamp"),
-        },
+        "current": current_summary(doc),
         "created": created,
         "lastUpdated": process.last_event().timestamp().to_iso(),
+    })
+}
+
+/// `{key, title, timestamp}` of the `current` state of a process document or view: what a
+/// listing shows of it (views written by earlier versions hold the whole state).
+pub fn current_summary(doc: &Value) -> Value {
+    let current = doc.get("current");
+    let field = |name: &str| {
+        current
+            .and_then(|c| c.get(name))
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    serde_json::json!({
+        "key": field("key"),
+        "title": field("title"),
+        "timestamp": field("timestamp"),
     })
 }
 

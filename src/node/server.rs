@@ -8,7 +8,7 @@ use super::engine::{Engine, EngineError};
 use super::timers;
 use crate::api::auth::{Auth, AuthError};
 use crate::api::{self, AppState};
-use crate::schema::{SchemaError, SchemaRegistry};
+use crate::schema::{SchemaError, SchemaRegistry, ValidationError};
 use crate::store::{self, MemoryStore, RedbStore, Store};
 use axum::serve::ListenerExt;
 use axum::Router;
@@ -207,14 +207,7 @@ pub fn load_scenarios(engine: &Engine, folder: &Path) -> Result<BTreeSet<String>
             Err(EngineError::InvalidScenario(errors)) => {
                 let message = errors
                     .iter()
-                    .map(|e| {
-                        let path = if e.instance_path.is_empty() {
-                            "/"
-                        } else {
-                            e.instance_path.as_str()
-                        };
-                        format!("{path}: {}", e.message)
-                    })
+                    .map(ValidationError::located)
                     .collect::<Vec<_>>()
                     .join("; ");
                 problems.push(ScenarioProblem { file, message });

@@ -87,6 +87,17 @@ impl ValidationError {
     pub fn text(&self) -> String {
         format!("data{} {}", self.instance_path, self.message)
     }
+
+    /// The error as a line for people: `path: message`, the path `/` for the document
+    /// itself, e.g. `/states/initial: must have required property 'on'`.
+    pub fn located(&self) -> String {
+        let path = if self.instance_path.is_empty() {
+            "/"
+        } else {
+            self.instance_path.as_str()
+        };
+        format!("{path}: {}", self.message)
+    }
 }
 
 impl fmt::Display for ValidationError {
@@ -158,6 +169,14 @@ mod tests {
         );
         assert_eq!(errors_text(&[]), "No errors");
         assert_eq!(a.to_string(), a.text());
+        assert_eq!(a.located(), "/address: must be string");
+        let root = ValidationError::new(
+            "",
+            "required",
+            "must have required property 'states'",
+            json!({}),
+        );
+        assert_eq!(root.located(), "/: must have required property 'states'");
         let json = serde_json::to_value(&a).unwrap();
         assert_eq!(json["instancePath"], json!("/address"));
     }

@@ -26,7 +26,7 @@ pub use world::{StepError, World};
 
 use crate::process::{Scenario, Timestamp};
 use crate::scenario::{self, normalize::normalize};
-use crate::schema::SchemaRegistry;
+use crate::schema::{SchemaRegistry, ValidationError};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -185,17 +185,7 @@ impl Scenarios {
             message: e.to_string(),
         })?;
         if let Err(errors) = scenario::validate::validate(&raw, &self.registry) {
-            let errors = errors
-                .iter()
-                .map(|e| {
-                    let at = if e.instance_path.is_empty() {
-                        "/"
-                    } else {
-                        e.instance_path.as_str()
-                    };
-                    format!("{at}: {}", e.message)
-                })
-                .collect();
+            let errors = errors.iter().map(ValidationError::located).collect();
             return Err(ScenarioError::Invalid {
                 name: name.to_string(),
                 file,
