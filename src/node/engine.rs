@@ -308,16 +308,27 @@ impl Engine {
     /// Fires the due timeout transition of process `id` at `at`; `None` when none is due
     /// (nothing is recorded then).
     pub fn timeout(&self, id: &str, at: Timestamp) -> Result<Option<Process>> {
-        let (fired, process) = self.with_process(
+        let (fired, process) = self.timeout_then(id, |_| at, Process::clone)?;
+        Ok(fired.then_some(process))
+    }
+
+    /// Fires the due timeout transition of process `id` at the time `at` gives for it, and
+    /// hands the process afterwards to `then`; `false` when none was due.
+    fn timeout_then<T>(
+        &self,
+        id: &str,
+        at: impl FnOnce(&Process) -> Timestamp,
+        then: impl FnOnce(&Process) -> T,
+    ) -> Result<(bool, T)> {
+        self.with_process(
             id,
             |process| {
                 let before = process.events().len();
-                let fired = process.timeout(at)?;
+                let fired = process.timeout(at(process))?;
                 Ok((fired, before, fired))
             },
-            Process::clone,
-        )?;
-        Ok(fired.then_some(process))
+            then,
+        )
     }
 
     /// Fires every timer due at `now` (after a restart too: due timers fire on start) and
@@ -332,11 +343,10 @@ impl Engine {
     pub fn fire_timers(&self, due: &[(Timestamp, String)]) -> Vec<String> {
         let mut moved = Vec::new();
         for (due, id) in due {
-            let (due, id) = (*due, id.clone());
             // One process that cannot be loaded or stepped must not hold up the others:
             // its timer stays and is tried again next time.
-            match self.fire_timer(&id, due) {
-                Ok(true) => moved.push(id),
+            match self.fire_timer(id, *due) {
+                Ok(true) => moved.push(id.clone()),
                 Ok(false) => {}
                 Err(error) => tracing::warn!(process = %id, %error, "timer not fired"),
             }
@@ -348,14 +358,12 @@ impl Engine {
     /// did not apply (the timer is then cleared until the state changes).
     fn fire_timer(&self, id: &str, due: Timestamp) -> Result<bool> {
         // Fire at the time it was due, so the chain shows when the timeout happened.
-        let at = due.max(self.process(id)?.last_event().timestamp());
-        match self.timeout(id, at)? {
-            Some(_) => Ok(true),
-            None => {
-                self.store.set_timer(id, None)?;
-                Ok(false)
-            }
+        let at = |process: &Process| due.max(process.last_event().timestamp());
+        let (fired, ()) = self.timeout_then(id, at, |_| ())?;
+        if !fired {
+            self.store.set_timer(id, None)?;
         }
+        Ok(fired)
     }
 
     /// The process `id`.
