@@ -5,7 +5,6 @@
 //! process whose events do not replay is reported, not "fixed".
 
 use super::engine::{timer_of, view_of, Engine, EngineError};
-use crate::process::{self, Event};
 use crate::store;
 
 /// What the check found for one process.
@@ -30,30 +29,19 @@ pub enum ProcessCheck {
 /// which a running node's lock prevents).
 pub fn check_process(engine: &Engine, id: &str, repair: bool) -> Result<ProcessCheck, EngineError> {
     let store = engine.store();
-    let events = match store.events(id) {
-        Ok(events) => events,
-        Err(store::Error::Corrupt(message)) => return Ok(ProcessCheck::Broken(message)),
-        Err(e) => return Err(e.into()),
-    };
-    let Some(Event::Instantiate(first)) = events.first() else {
-        return Ok(ProcessCheck::Broken(
-            "the first event is not an instantiate event".into(),
-        ));
-    };
-    let scenario = match engine.scenario(&first.scenario) {
-        Ok(scenario) => scenario,
-        Err(e @ (EngineError::NotFound { .. } | EngineError::Scenario(_))) => {
-            return Ok(ProcessCheck::Broken(e.to_string()))
-        }
-        Err(e) => return Err(e),
-    };
-    let process = match process::replay(scenario, &events) {
+    let broken = |why: String| Ok(ProcessCheck::Broken(why));
+    let process = match engine.replay_stored(id) {
         Ok(process) => process,
-        Err(e) => {
-            return Ok(ProcessCheck::Broken(format!(
-                "the events do not replay: {e}"
-            )))
+        Err(EngineError::Store(store::Error::Corrupt(message))) => return broken(message),
+        // It is listed, so it has events: the first is no instantiate event.
+        Err(EngineError::NotFound {
+            kind: "process", ..
+        }) => return broken("the first event is not an instantiate event".into()),
+        Err(e @ (EngineError::NotFound { .. } | EngineError::Scenario(_))) => {
+            return broken(e.to_string())
         }
+        Err(EngineError::Process(e)) => return broken(format!("the events do not replay: {e}")),
+        Err(e) => return Err(e),
     };
     let view = view_of(&process);
     let timer = timer_of(&process);

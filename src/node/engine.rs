@@ -415,23 +415,30 @@ impl Engine {
         slot: &'a mut MutexGuard<'_, Option<Process>>,
     ) -> Result<&'a mut Process> {
         if slot.is_none() {
-            let events = match self.store.events(id) {
-                Err(store::Error::NotFound { .. }) => vec![],
-                other => other?,
-            };
-            let Some(Event::Instantiate(first)) = events.first() else {
-                return Err(EngineError::NotFound {
-                    kind: "process",
-                    id: id.to_string(),
-                });
-            };
-            let scenario = self.scenario(&first.scenario)?;
-            **slot = Some(process::replay(scenario, &events)?);
+            **slot = Some(self.replay_stored(id)?);
         }
         slot.as_mut().ok_or_else(|| EngineError::NotFound {
             kind: "process",
             id: id.to_string(),
         })
+    }
+
+    /// Process `id` rebuilt from its stored events, which verifies the whole chain. Fails
+    /// with `NotFound` (process) when there are no events or the first is no instantiate
+    /// event, with `Process` when the events do not replay.
+    pub(crate) fn replay_stored(&self, id: &str) -> Result<Process> {
+        let events = match self.store.events(id) {
+            Err(store::Error::NotFound { .. }) => vec![],
+            other => other?,
+        };
+        let Some(Event::Instantiate(first)) = events.first() else {
+            return Err(EngineError::NotFound {
+                kind: "process",
+                id: id.to_string(),
+            });
+        };
+        let scenario = self.scenario(&first.scenario)?;
+        Ok(process::replay(scenario, &events)?)
     }
 
     /// Commits the events from index `from` on, with the view, the next timer and — when
