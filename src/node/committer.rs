@@ -247,6 +247,12 @@ mod tests {
             assert_eq!(events.len(), 21);
         }
         assert_eq!(stats.batches, 8 * 22);
+        // the slowest transaction is one of those counted in the busy time
+        assert!(stats.max_micros <= stats.busy_micros, "{stats:?}");
+        assert!(
+            stats.transactions == 0 || stats.max_micros * stats.transactions >= stats.busy_micros,
+            "{stats:?}"
+        );
         stats
     }
 
