@@ -2,6 +2,8 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod chain;
+pub mod engine;
 pub mod expr;
 pub mod json;
 pub mod node;

@@ -2,7 +2,7 @@
 
 use letsflow::api::auth::{Auth, AuthConfig, JwtConfig};
 use letsflow::api::{router, ApiSettings, AppState};
-use letsflow::node::Engine;
+use letsflow::engine::Engine;
 use letsflow::schema::SchemaRegistry;
 use letsflow::store::{MemoryStore, RedbStore, Store};
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION};

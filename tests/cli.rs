@@ -175,7 +175,7 @@ fn run_reports_bad_ops_files() {
 /// A redb store in `data` with three approval processes: `p-ok` consistent, `p-stale` with a
 /// wrong view and no timer, `p-forged` with a tampered last event.
 fn store_with_problems(data: &Path) {
-    use letsflow::node::Engine;
+    use letsflow::engine::Engine;
     use letsflow::process::{Event, StepActor, Timestamp};
     use letsflow::schema::SchemaRegistry;
     use letsflow::store::{AppendBatch, RedbStore, Store};

@@ -5,7 +5,7 @@
 //! the detail is logged, inside the request's trace span (which carries the request id).
 
 use super::auth::AuthError;
-use crate::node::EngineError;
+use crate::engine::EngineError;
 use crate::schema::ValidationError;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

@@ -20,7 +20,7 @@ mod scenarios;
 pub use error::ApiError;
 pub use openapi::openapi;
 
-use crate::node::Engine;
+use crate::engine::Engine;
 use crate::process::Timestamp;
 use axum::extract::{DefaultBodyLimit, FromRequestParts};
 use axum::http::request::Parts;

@@ -577,7 +577,7 @@ struct OwnNode {
     addr: SocketAddr,
     stop: tokio::sync::oneshot::Sender<()>,
     thread: std::thread::JoinHandle<Result<()>>,
-    engine: Arc<letsflow::node::Engine>,
+    engine: Arc<letsflow::engine::Engine>,
     what: String,
     _dir: tempfile::TempDir,
 }

@@ -1,10 +1,10 @@
 //! `letsflow store check`: replay every process of a node's store and compare the stored
-//! projections with the events (see `letsflow::node::check`).
+//! projections with the events (see `letsflow::engine::check`).
 
-use letsflow::node::check::{check_store, ProcessCheck};
+use letsflow::engine::check::{check_store, ProcessCheck};
 use letsflow::node::config::{Config, Env, Flags};
 use letsflow::node::server::{open_registry, open_store};
-use letsflow::node::Engine;
+use letsflow::engine::Engine;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};

@@ -8,7 +8,7 @@
 //! `letsflow.yaml: http`). Unknown keys in the file are errors naming the key; unknown
 //! `LETSFLOW_*` variables are warnings. `docs/config.md` lists every setting.
 
-use super::committer::GroupCommit;
+use crate::engine::GroupCommit;
 use crate::api::auth::{AuthConfig, JwtConfig};
 use crate::api::ApiSettings;
 use serde_json::{Map, Value};
@@ -1036,7 +1036,7 @@ impl Config {
         };
         let cache_processes = match &layer.cache_processes {
             Some(s) => parse_count(s, "process cache size")?,
-            None => crate::node::engine::DEFAULT_CACHE_CAPACITY,
+            None => crate::engine::DEFAULT_CACHE_CAPACITY,
         };
         let cors_origins = match &layer.cors_origins {
             Some(s) => parse_origins(s)?,

@@ -1,15 +1,5 @@
-//! The node: wiring of engine, storage and API; configuration, startup, the timer loop and
-//! group commit.
+//! The node: the wiring on top of everything — configuration, startup, and the runtime that
+//! starts the API, the timer loop and the network over one [`Engine`](crate::engine::Engine).
 
-pub mod check;
-pub mod committer;
 pub mod config;
-pub mod engine;
 pub mod server;
-pub mod timers;
-
-pub use committer::{CommitStats, Committer, GroupCommit};
-pub use engine::{Engine, EngineError};
-
-#[cfg(test)]
-mod tests;

@@ -4,8 +4,8 @@
 //! timer loop, let the committer write what is queued, exit 0).
 
 use super::config::{Config, LogFormat, StorageKind};
-use super::engine::{Engine, EngineError};
-use super::timers;
+use crate::engine::{Engine, EngineError};
+use crate::engine::timers;
 use crate::api::auth::{Auth, AuthError};
 use crate::api::{self, AppState};
 use crate::schema::{SchemaError, SchemaRegistry, ValidationError};

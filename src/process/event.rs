@@ -90,6 +90,28 @@ impl<'de> Deserialize<'de> for Timestamp {
     }
 }
 
+/// The encoding version new events get: their hash is BLAKE3 in key-derivation mode with
+/// the context [`HASH_CONTEXT`] over the canonical JSON (which then holds `"version":1`),
+/// instead of plain BLAKE3 (version 0, events written before versions existed, still
+/// verified as they were written). `signer` and `signature` are never hashed.
+pub const EVENT_VERSION: u8 = 1;
+
+/// The BLAKE3 key-derivation context of version-1 event hashes (domain separation).
+pub const HASH_CONTEXT: &str = "letsflow-node 2026 event hash v1";
+
+fn is_legacy(version: &u8) -> bool {
+    *version == 0
+}
+
+/// The hasher of events of `version`.
+fn hasher(version: u8) -> blake3::Hasher {
+    if version == 0 {
+        blake3::Hasher::new()
+    } else {
+        blake3::Hasher::new_derive_key(HASH_CONTEXT)
+    }
+}
+
 /// The first event of a process.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InstantiateEvent {
@@ -102,6 +124,16 @@ pub struct InstantiateEvent {
     /// Actor properties given at the start (e.g. who is the `client`), when any.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub actors: Map<String, Value>,
+    /// The encoding version of the hash (see [`EVENT_VERSION`]); 0 for events written
+    /// before versions existed.
+    #[serde(default, skip_serializing_if = "is_legacy")]
+    pub version: u8,
+    /// The node that signed the event (its id), when signed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer: Option<String>,
+    /// The signer's ed25519 signature over the hash, when signed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
     /// The event hash.
     pub hash: String,
 }
@@ -125,6 +157,16 @@ pub struct ActionEvent {
     /// Why it was rejected.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
+    /// The encoding version of the hash (see [`EVENT_VERSION`]); 0 for events written
+    /// before versions existed.
+    #[serde(default, skip_serializing_if = "is_legacy")]
+    pub version: u8,
+    /// The node that signed the event (its id), when signed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer: Option<String>,
+    /// The signer's ed25519 signature over the hash, when signed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
     /// The event hash.
     pub hash: String,
 }
@@ -136,6 +178,16 @@ pub struct TimeoutEvent {
     pub previous: String,
     /// When the timeout fired.
     pub timestamp: Timestamp,
+    /// The encoding version of the hash (see [`EVENT_VERSION`]); 0 for events written
+    /// before versions existed.
+    #[serde(default, skip_serializing_if = "is_legacy")]
+    pub version: u8,
+    /// The node that signed the event (its id), when signed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer: Option<String>,
+    /// The signer's ed25519 signature over the hash, when signed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
     /// The event hash.
     pub hash: String,
 }
@@ -187,15 +239,50 @@ impl Event {
 
     /// The hash the event should have, computed from its content.
     pub fn compute_hash(&self) -> String {
-        blake3::hash(self.canonical(true).as_bytes())
-            .to_hex()
-            .to_string()
+        self.digest(true).to_hex().to_string()
     }
 
     /// The seed of `uuid()` while applying this event: BLAKE3 over its canonical JSON
     /// without the outcome (`skipped`, `errors`), so a step and its replay agree.
     pub fn seed(&self) -> [u8; 32] {
-        *blake3::hash(self.canonical(false).as_bytes()).as_bytes()
+        *self.digest(false).as_bytes()
+    }
+
+    /// The hash of the canonical JSON (with or without the outcome) by the event's version.
+    fn digest(&self, outcome: bool) -> blake3::Hash {
+        hasher(self.version())
+            .update(self.canonical(outcome).as_bytes())
+            .finalize()
+    }
+
+    /// The encoding version of the event's hash.
+    pub fn version(&self) -> u8 {
+        match self {
+            Event::Instantiate(e) => e.version,
+            Event::Action(e) => e.version,
+            Event::Timeout(e) => e.version,
+        }
+    }
+
+    /// The signer (node id) and signature, when the event is signed.
+    pub fn seal(&self) -> (Option<&str>, Option<&str>) {
+        let (signer, signature) = match self {
+            Event::Instantiate(e) => (&e.signer, &e.signature),
+            Event::Action(e) => (&e.signer, &e.signature),
+            Event::Timeout(e) => (&e.signer, &e.signature),
+        };
+        (signer.as_deref(), signature.as_deref())
+    }
+
+    /// Sets (or with `None` removes) the signer and signature; the hash does not change.
+    pub fn set_seal(&mut self, signer: Option<String>, signature: Option<String>) {
+        let (a, b) = match self {
+            Event::Instantiate(e) => (&mut e.signer, &mut e.signature),
+            Event::Action(e) => (&mut e.signer, &mut e.signature),
+            Event::Timeout(e) => (&mut e.signer, &mut e.signature),
+        };
+        *a = signer;
+        *b = signature;
     }
 
     /// The canonical JSON of the event without `hash` (and without `skipped` and `errors`
@@ -215,6 +302,7 @@ impl Event {
                 fields.field("timestamp", |o| {
                     json::write_string(o, &e.timestamp.to_iso())
                 });
+                write_version(&mut fields, e.version);
             }
             Event::Action(e) => {
                 fields.field("action", |o| json::write_string(o, &e.action));
@@ -243,12 +331,14 @@ impl Event {
                 fields.field("timestamp", |o| {
                     json::write_string(o, &e.timestamp.to_iso())
                 });
+                write_version(&mut fields, e.version);
             }
             Event::Timeout(e) => {
                 fields.field("previous", |o| json::write_string(o, &e.previous));
                 fields.field("timestamp", |o| {
                     json::write_string(o, &e.timestamp.to_iso())
                 });
+                write_version(&mut fields, e.version);
             }
         }
         fields.finish();
@@ -264,7 +354,7 @@ impl Event {
             e.hash = pending.hash(e.skipped, &e.errors);
             return pending.seed();
         }
-        let hash = blake3::hash(self.canonical(true).as_bytes());
+        let hash = self.digest(true);
         let hex = hash.to_hex().to_string();
         match self {
             Event::Instantiate(e) => e.hash = hex,
@@ -295,7 +385,8 @@ impl ActionEvent {
     /// seed and, once the outcome is known, its hash follow (see [`Event::seed`] and
     /// [`Event::compute_hash`]): each is the same as from the whole event.
     pub(crate) fn pending_hash(&self) -> PendingHash {
-        // Sorted: action, actor, [errors], previous, [response], [skipped], timestamp.
+        // Sorted: action, actor, [errors], previous, [response], [skipped], timestamp,
+        // [version].
         let mut head = String::with_capacity(64);
         head.push_str("{\"action\":");
         json::write_string(&mut head, &self.action);
@@ -311,8 +402,17 @@ impl ActionEvent {
         let mut tail = String::with_capacity(40);
         tail.push_str(",\"timestamp\":");
         json::write_string(&mut tail, &self.timestamp.to_iso());
+        if self.version > 0 {
+            tail.push_str(",\"version\":");
+            tail.push_str(&self.version.to_string());
+        }
         tail.push('}');
-        PendingHash { head, middle, tail }
+        PendingHash {
+            head,
+            middle,
+            tail,
+            version: self.version,
+        }
     }
 }
 
@@ -322,12 +422,13 @@ pub(crate) struct PendingHash {
     head: String,
     middle: String,
     tail: String,
+    version: u8,
 }
 
 impl PendingHash {
     /// The seed of `uuid()`: BLAKE3 over the canonical JSON without the outcome.
     pub(crate) fn seed(&self) -> [u8; 32] {
-        let mut hasher = blake3::Hasher::new();
+        let mut hasher = hasher(self.version);
         hasher.update(self.head.as_bytes());
         hasher.update(self.middle.as_bytes());
         hasher.update(self.tail.as_bytes());
@@ -336,7 +437,7 @@ impl PendingHash {
 
     /// The event hash, given the outcome.
     pub(crate) fn hash(&self, skipped: bool, errors: &[String]) -> String {
-        let mut hasher = blake3::Hasher::new();
+        let mut hasher = hasher(self.version);
         hasher.update(self.head.as_bytes());
         if !errors.is_empty() {
             let mut out = String::from(",\"errors\":[");
@@ -384,6 +485,13 @@ impl<'a> Fields<'a> {
 
     fn finish(self) {
         self.out.push('}');
+    }
+}
+
+/// The `version` field, last in sorted order, written from version 1 on.
+fn write_version(fields: &mut Fields<'_>, version: u8) {
+    if version > 0 {
+        fields.field("version", |o| o.push_str(&version.to_string()));
     }
 }
 
@@ -463,6 +571,9 @@ mod tests {
             response: None,
             skipped: false,
             errors: vec![],
+            version: EVENT_VERSION,
+            signer: None,
+            signature: None,
             hash: String::new(),
         });
         event.rehash();
@@ -487,6 +598,9 @@ mod tests {
                 timestamp: ts("2025-01-01T00:00:00Z"),
                 scenario: "s".into(),
                 actors: actor.as_object().cloned().unwrap_or_default(),
+                version: EVENT_VERSION,
+                signer: None,
+                signature: None,
                 hash: "h".into(),
             }),
             Event::Action(ActionEvent {
@@ -497,11 +611,17 @@ mod tests {
                 response: Some(json!({"b": "line\nbreak", "a": 1e21})),
                 skipped: true,
                 errors: vec!["Action 'go' is not \"allowed\"".into()],
+                version: EVENT_VERSION,
+                signer: None,
+                signature: None,
                 hash: "h".into(),
             }),
             Event::Timeout(TimeoutEvent {
                 previous: "x".into(),
                 timestamp: ts("2025-01-02T00:00:00Z"),
+                version: EVENT_VERSION,
+                signer: None,
+                signature: None,
                 hash: "h".into(),
             }),
         ];
@@ -518,15 +638,37 @@ mod tests {
                 event.canonical(false),
                 without(&["hash", "skipped", "errors"])
             );
-            assert_eq!(
-                event.compute_hash(),
-                hash_value(&{
-                    let mut v = event.to_json();
-                    v.as_object_mut().expect("object").remove("hash");
-                    v
-                })
-            );
+            let documented = blake3::Hasher::new_derive_key(HASH_CONTEXT)
+                .update(without(&["hash", "signer", "signature"]).as_bytes())
+                .finalize()
+                .to_hex()
+                .to_string();
+            assert_eq!(event.compute_hash(), documented);
+            // Seals are not hashed.
+            let mut sealed = event.clone();
+            sealed.set_seal(Some("n".into()), Some("s".into()));
+            assert_eq!(sealed.compute_hash(), event.compute_hash());
+            assert_eq!(sealed.canonical(true), event.canonical(true));
         }
+    }
+
+    #[test]
+    fn unversioned_events_keep_their_plain_hash() {
+        let legacy: Event = serde_json::from_value(json!({
+            "previous": "x", "timestamp": "2025-01-01T00:00:00.000Z", "hash": "h"
+        }))
+        .expect("legacy timeout");
+        assert_eq!(legacy.version(), 0);
+        let mut plain = legacy.to_json();
+        plain.as_object_mut().expect("object").remove("hash");
+        assert!(plain.get("version").is_none());
+        assert_eq!(legacy.compute_hash(), hash_value(&plain));
+        let mut current = legacy.clone();
+        if let Event::Timeout(e) = &mut current {
+            e.version = EVENT_VERSION;
+        }
+        assert_ne!(current.compute_hash(), legacy.compute_hash());
+        assert_eq!(current.to_json()["version"], json!(1));
     }
 
     #[test]
@@ -549,6 +691,9 @@ mod tests {
                 response,
                 skipped,
                 errors,
+                version: EVENT_VERSION,
+                signer: None,
+                signature: None,
                 hash: String::new(),
             });
             let seed = event.rehash_seeded();
@@ -558,6 +703,9 @@ mod tests {
         let mut event = Event::Timeout(TimeoutEvent {
             previous: "x".into(),
             timestamp: ts("2025-01-02T00:00:00Z"),
+            version: EVENT_VERSION,
+            signer: None,
+            signature: None,
             hash: String::new(),
         });
         assert_eq!(event.rehash_seeded(), event.seed());

@@ -19,9 +19,12 @@ mod tests;
 mod validate;
 
 pub use compiled::Scenario;
-pub use event::{hash_value, ActionEvent, Event, InstantiateEvent, TimeoutEvent, Timestamp};
+pub use event::{
+    hash_value, ActionEvent, Event, InstantiateEvent, TimeoutEvent, Timestamp, EVENT_VERSION,
+    HASH_CONTEXT,
+};
 pub use notify::NotifyMessage;
-pub use replay::{migrate, replay};
+pub use replay::{migrate, replay, Recorded};
 
 use crate::expr::datafn::FnError;
 use serde_json::{Map, Value};

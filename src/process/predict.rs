@@ -109,6 +109,9 @@ impl Process {
         let mut event = super::Event::Timeout(super::TimeoutEvent {
             previous: self.last_event().hash().to_string(),
             timestamp: at,
+            version: super::EVENT_VERSION,
+            signer: None,
+            signature: None,
             hash: String::new(),
         });
         let seed = event.rehash_seeded();

@@ -28,7 +28,45 @@ pub fn replay(scenario: Arc<Scenario>, events: &[Event]) -> Result<Process, Erro
     let mut process = Process::from_instantiate_event(scenario, first.clone())?;
 
     for event in &events[1..] {
-        let last = process.last_event().hash().to_string();
+        match process.apply_recorded(event)? {
+            Recorded::Applied => {}
+            Recorded::Rejected(errors) => {
+                return Err(Error::Replay(format!(
+                    "Event {} should have been skipped:\n{}",
+                    event.hash(),
+                    errors.join("\n")
+                )))
+            }
+            Recorded::NotDue => {
+                return Err(Error::Replay(format!(
+                    "Timeout event {} should not have been triggered",
+                    event.hash()
+                )))
+            }
+        }
+    }
+    Ok(process)
+}
+
+/// What applying a recorded event (see [`Process::apply_recorded`]) came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    /// The event was applied (a skipped action event is appended as it is).
+    Applied,
+    /// An accepted action event whose step is rejected: the process is as before, apart
+    /// from the event, which stays appended.
+    Rejected(Vec<String>),
+    /// A timeout event that is not due at its time; nothing was appended.
+    NotDue,
+}
+
+impl Process {
+    /// Applies one recorded event after the last one, the way replay does: the link and
+    /// hash are checked (`Err`), an accepted action is stepped again with the same code that
+    /// stepped it, a timeout must be due. A [`Recorded::Rejected`] event stays appended;
+    /// callers that refuse it drop the process or the event.
+    pub fn apply_recorded(&mut self, event: &Event) -> Result<Recorded, Error> {
+        let last = self.last_event().hash().to_string();
         if event.previous() != Some(last.as_str()) {
             return Err(Error::Replay(format!(
                 "Event {} does not follow previous event; expected {last}, got {}",
@@ -38,34 +76,55 @@ pub fn replay(scenario: Arc<Scenario>, events: &[Event]) -> Result<Process, Erro
         }
         check_hash(event)?;
         match event {
-            Event::Instantiate(_) => {
-                return Err(Error::Replay("Cannot replay an instantiate event".into()))
+            Event::Instantiate(_) => Err(Error::Replay("Cannot replay an instantiate event".into())),
+            Event::Action(action) if action.skipped => {
+                self.events.push(event.clone());
+                Ok(Recorded::Applied)
             }
-            Event::Action(action) if action.skipped => process.events.push(event.clone()),
             Event::Action(action) => {
                 let actor = StepActor::from_json(action.actor.clone()).ok_or_else(|| {
                     Error::Replay(format!("Event {} has an actor without a key", action.hash))
                 })?;
-                let errors = process.apply_action(action, &actor)?;
-                if !errors.is_empty() {
-                    return Err(Error::Replay(format!(
-                        "Event {} should have been skipped:\n{}",
-                        action.hash,
-                        errors.join("\n")
-                    )));
-                }
+                let errors = self.apply_action(action, &actor)?;
+                Ok(if errors.is_empty() {
+                    Recorded::Applied
+                } else {
+                    Recorded::Rejected(errors)
+                })
             }
-            Event::Timeout(_) => {
-                if !process.apply_timeout(event.clone())? {
-                    return Err(Error::Replay(format!(
-                        "Timeout event {} should not have been triggered",
-                        event.hash()
-                    )));
-                }
-            }
+            Event::Timeout(_) => Ok(if self.apply_timeout(event.clone())? {
+                Recorded::Applied
+            } else {
+                Recorded::NotDue
+            }),
         }
     }
-    Ok(process)
+
+    /// Removes the last event when it is a skipped (rejected) action and returns it: the
+    /// process is then exactly as before the attempt. A node keeps rejected attempts out of
+    /// the shared chain this way.
+    pub fn discard_rejected(&mut self) -> Option<super::ActionEvent> {
+        match self.events.last() {
+            Some(Event::Action(e)) if e.skipped => match self.events.pop() {
+                Some(Event::Action(e)) => Some(e),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// Sets the signer and signature of the events from index `from` on (the hashes and the
+    /// process do not change: seals are not hashed).
+    pub fn seal_events(
+        &mut self,
+        from: usize,
+        mut seal: impl FnMut(&Event) -> (Option<String>, Option<String>),
+    ) {
+        for event in self.events.iter_mut().skip(from) {
+            let (signer, signature) = seal(event);
+            event.set_seal(signer, signature);
+        }
+    }
 }
 
 /// Moves an event chain onto another version of the scenario: the instantiate event names

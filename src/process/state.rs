@@ -1,7 +1,7 @@
 //! Creating a process and instantiating its states, actions and actors (SPEC 2.3, 2.4, 2.6).
 
 use super::compiled::{wildcard_form, ActorList, CompiledAction, CompiledTransition, Condition};
-use super::event::{Event, InstantiateEvent, Timestamp};
+use super::event::{Event, InstantiateEvent, Timestamp, EVENT_VERSION};
 use super::{Error, Process, Scenario};
 use crate::expr::datafn::{Evaluator, Prepared};
 use crate::expr::jmespath::Entropy;
@@ -27,6 +27,9 @@ impl Process {
             timestamp: at,
             scenario: scenario.id().to_string(),
             actors,
+            version: EVENT_VERSION,
+            signer: None,
+            signature: None,
             hash: String::new(),
         });
         let seed = event.rehash_seeded();

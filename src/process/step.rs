@@ -4,7 +4,7 @@
 //! stepped.
 
 use super::compiled::{wildcard_form, CompiledTransition, Writes};
-use super::event::{ActionEvent, Event, TimeoutEvent, Timestamp};
+use super::event::{ActionEvent, Event, TimeoutEvent, Timestamp, EVENT_VERSION};
 use super::path;
 use super::state::string_list;
 use super::{Error, Process, Scenario, StepActor, StepOutcome};
@@ -45,6 +45,9 @@ impl Process {
             response,
             skipped: false,
             errors: vec![],
+            version: EVENT_VERSION,
+            signer: None,
+            signature: None,
             hash: String::new(),
         };
         let pending = event.pending_hash();
@@ -401,6 +404,9 @@ impl Process {
         let mut event = Event::Timeout(TimeoutEvent {
             previous: self.last_event().hash().to_string(),
             timestamp: at,
+            version: EVENT_VERSION,
+            signer: None,
+            signature: None,
             hash: String::new(),
         });
         let seed = event.rehash_seeded();

@@ -809,6 +809,9 @@ fn replay_rebuilds_and_refuses_tampered_chains() {
     let mut timeout = Event::Timeout(TimeoutEvent {
         previous: early[0].hash().to_string(),
         timestamp: t0(),
+        version: crate::process::EVENT_VERSION,
+        signer: None,
+        signature: None,
         hash: String::new(),
     });
     timeout.rehash();
@@ -832,6 +835,9 @@ fn replay_refuses_an_accepted_step_that_should_have_been_skipped() {
         response: None,
         skipped: false,
         errors: vec![],
+        version: crate::process::EVENT_VERSION,
+        signer: None,
+        signature: None,
         hash: String::new(),
     });
     forged.rehash();

@@ -6,7 +6,7 @@
 //! are milliseconds as `i64` with the sign bit flipped, big-endian. Values are JSON.
 
 use super::{
-    ApiKey, ApiKeyStore, AppendBatch, Error, Head, OutboxEntry, OutboxStore, ProcessIds,
+    ApiKey, ApiKeyStore, AppendBatch, Error, Head, OutboxEntry, OutboxStore, ProcessIds, RejectedStore,
     ProcessStore, Result, ScenarioRecord, ScenarioStore, TimerStore, STORE_VERSION,
 };
 use crate::process::{Event, Timestamp};
@@ -51,11 +51,13 @@ pub enum Table {
     ApiKeys = 12,
     /// token hash → api key id.
     ApiKeyHashes = 13,
+    /// process → the latest rejected attempts (a JSON list, oldest first).
+    Rejected = 14,
 }
 
 impl Table {
     /// Every table.
-    pub const ALL: [Table; 14] = [
+    pub const ALL: [Table; 15] = [
         Table::Meta,
         Table::Scenarios,
         Table::Events,
@@ -70,6 +72,7 @@ impl Table {
         Table::OutboxDue,
         Table::ApiKeys,
         Table::ApiKeyHashes,
+        Table::Rejected,
     ];
 
     /// The table's name in a backend.
@@ -89,6 +92,7 @@ impl Table {
             Table::OutboxDue => "outbox_due",
             Table::ApiKeys => "api_keys",
             Table::ApiKeyHashes => "api_key_hashes",
+            Table::Rejected => "rejected",
         }
     }
 
@@ -932,6 +936,27 @@ impl<B: Backend> ApiKeyStore for KvStore<B> {
 
     fn touch_api_key(&self, id: &str, at: Timestamp) -> Result<()> {
         self.update_api_key(id, &|key| key.last_used = Some(at))
+    }
+}
+
+impl<B: Backend> RejectedStore for KvStore<B> {
+    fn push_rejected(&self, process: &str, attempt: &Value, keep: usize) -> Result<()> {
+        self.backend.write(&|tx| {
+            let what = format_args!("rejected attempts of '{process}'");
+            let mut list: Vec<Value> =
+                get_json(tx, Table::Rejected, process.as_bytes(), what)?.unwrap_or_default();
+            list.push(attempt.clone());
+            let excess = list.len().saturating_sub(keep.max(1));
+            list.drain(..excess);
+            put_json(tx, Table::Rejected, process.as_bytes(), &list)
+        })
+    }
+
+    fn rejected(&self, process: &str) -> Result<Vec<Value>> {
+        let what = format_args!("rejected attempts of '{process}'");
+        Ok(self
+            .get_json(Table::Rejected, process.as_bytes(), what)?
+            .unwrap_or_default())
     }
 }
 

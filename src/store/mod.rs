@@ -298,9 +298,25 @@ pub trait ApiKeyStore {
     fn touch_api_key(&self, id: &str, at: Timestamp) -> Result<()>;
 }
 
+/// Rejected attempts of local users: kept by the node for a while, never part of the chain.
+pub trait RejectedStore {
+    /// Records a rejected attempt, keeping only the latest `keep` of the process.
+    fn push_rejected(&self, process: &str, attempt: &Value, keep: usize) -> Result<()>;
+    /// The kept rejected attempts of a process, oldest first.
+    fn rejected(&self, process: &str) -> Result<Vec<Value>>;
+}
+
 /// The whole store of a node.
 pub trait Store:
-    ScenarioStore + ProcessStore + TimerStore + OutboxStore + ApiKeyStore + Send + Sync + 'static
+    ScenarioStore
+    + ProcessStore
+    + TimerStore
+    + OutboxStore
+    + ApiKeyStore
+    + RejectedStore
+    + Send
+    + Sync
+    + 'static
 {
 }
 
@@ -310,6 +326,7 @@ impl<T> Store for T where
         + TimerStore
         + OutboxStore
         + ApiKeyStore
+        + RejectedStore
         + Send
         + Sync
         + 'static

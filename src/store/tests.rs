@@ -67,6 +67,9 @@ fn instantiate(process: &str) -> Event {
         timestamp: ts(0),
         scenario: "scenario-1".into(),
         actors: Map::new(),
+        version: crate::process::EVENT_VERSION,
+        signer: None,
+        signature: None,
         hash: String::new(),
     });
     event.rehash();
@@ -85,6 +88,9 @@ fn action(previous: &Event, name: &str) -> Event {
         response: None,
         skipped: false,
         errors: vec![],
+        version: crate::process::EVENT_VERSION,
+        signer: None,
+        signature: None,
         hash: String::new(),
     });
     event.rehash();

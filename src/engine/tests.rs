@@ -1,6 +1,6 @@
 //! The engine over real storage: the write path, restarts and timers.
 
-use super::engine::{Engine, EngineError};
+use super::core::{Engine, EngineError};
 use crate::process::{StepActor, Timestamp};
 use crate::scenario::yaml::from_yaml;
 use crate::schema::SchemaRegistry;
@@ -237,7 +237,7 @@ fn group_commit_engine_keeps_every_step() {
     let engine = Engine::with_group_commit(
         store.clone(),
         SchemaRegistry::new(),
-        crate::node::GroupCommit::default(),
+        crate::engine::GroupCommit::default(),
     )
     .expect("engine");
     let raw = from_yaml(SCENARIO).expect("yaml");

@@ -4,7 +4,7 @@
 //! projections that differ are rewritten from the events. Events are never changed: a
 //! process whose events do not replay is reported, not "fixed".
 
-use super::engine::{timer_of, view_of, Engine, EngineError};
+use super::core::{timer_of, view_of, Engine, EngineError};
 use crate::store;
 
 /// What the check found for one process.

@@ -186,6 +186,9 @@ mod tests {
             timestamp: Timestamp::from_millis(0),
             scenario: "s".into(),
             actors: Map::new(),
+            version: crate::process::EVENT_VERSION,
+            signer: None,
+            signature: None,
             hash: String::new(),
         });
         event.rehash();
@@ -201,6 +204,9 @@ mod tests {
             response: None,
             skipped: false,
             errors: vec![],
+            version: crate::process::EVENT_VERSION,
+            signer: None,
+            signature: None,
             hash: String::new(),
         });
         event.rehash();

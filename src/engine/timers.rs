@@ -6,7 +6,7 @@
 //! ([`TimerWake`]). Firing goes through [`Engine::fire_timers`], the one write path, a
 //! thousand timers at a time.
 
-use super::engine::Engine;
+use super::core::Engine;
 use crate::process::Timestamp;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -154,7 +154,7 @@ pub async fn run(engine: Arc<Engine>, interval: Duration, mut shutdown: watch::R
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::node::GroupCommit;
+    use crate::engine::GroupCommit;
     use crate::scenario::yaml::from_yaml;
     use crate::schema::SchemaRegistry;
     use crate::store::MemoryStore;

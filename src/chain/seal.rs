@@ -1,0 +1,170 @@
+//! Signatures. A node signs the hash of each event it authors, and the heads it announces.
+//!
+//! - Event: ed25519 over `b"letsflow-node event v1:"` followed by the 32 bytes of the event
+//!   hash (the hash itself is BLAKE3 in key-derivation mode over the canonical JSON without
+//!   `hash`, `signer` and `signature`; see [`crate::process::HASH_CONTEXT`]). The signer is
+//!   not hashed: every node that fires the same due timeout makes the same event.
+//! - Head: ed25519 over `b"letsflow-node head v1:"` followed by [`head_digest`].
+
+use super::identity::{IdentityError, NodeId, NodeKey};
+use crate::json;
+use crate::process::Event;
+use serde::{Deserialize, Serialize};
+
+/// What is signed before an event hash.
+pub const EVENT_SIGNATURE_PREFIX: &[u8] = b"letsflow-node event v1:";
+/// What is signed before a head digest.
+pub const HEAD_SIGNATURE_PREFIX: &[u8] = b"letsflow-node head v1:";
+/// The BLAKE3 key-derivation context of head digests.
+pub const HEAD_CONTEXT: &str = "letsflow-node 2026 head v1";
+
+/// Why a seal does not hold.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SealError {
+    /// The event carries no signer or no signature.
+    #[error("the event is not signed")]
+    Unsigned,
+    /// The signer is not a node id, or the signature is malformed.
+    #[error(transparent)]
+    Malformed(#[from] IdentityError),
+    /// The hash is not 64 hex digits.
+    #[error("the event hash is not 64 hex digits")]
+    Hash,
+    /// The signature does not verify.
+    #[error("the signature of {0} does not verify")]
+    Forged(String),
+}
+
+fn event_message(hash: &str) -> Result<Vec<u8>, SealError> {
+    let bytes = hex::decode(hash).map_err(|_| SealError::Hash)?;
+    if bytes.len() != 32 {
+        return Err(SealError::Hash);
+    }
+    let mut message = EVENT_SIGNATURE_PREFIX.to_vec();
+    message.extend_from_slice(&bytes);
+    Ok(message)
+}
+
+/// Signs `event` (whose hash must be final) as `key`'s node.
+pub fn sign_event(key: &NodeKey, event: &mut Event) -> Result<(), SealError> {
+    let signature = key.sign(&event_message(event.hash())?);
+    event.set_seal(Some(key.id().to_string()), Some(signature));
+    Ok(())
+}
+
+/// The signer of `event` when its signature verifies (the hash is not checked here).
+pub fn verify_event(event: &Event) -> Result<NodeId, SealError> {
+    let (Some(signer), Some(signature)) = event.seal() else {
+        return Err(SealError::Unsigned);
+    };
+    let signer: NodeId = signer.parse()?;
+    if signer.verifies(&event_message(event.hash())?, signature)? {
+        Ok(signer)
+    } else {
+        Err(SealError::Forged(event.hash().to_string()))
+    }
+}
+
+/// A node's announced head of one process: the last event of its chain, and its length.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedHead {
+    /// The process id.
+    pub process: String,
+    /// The hash of the last event the signer holds.
+    pub hash: String,
+    /// The number of events the signer holds.
+    pub len: u64,
+    /// The announcing node.
+    pub signer: NodeId,
+    /// ed25519 over [`HEAD_SIGNATURE_PREFIX`] + [`head_digest`], hex.
+    pub signature: String,
+}
+
+/// BLAKE3 (key derivation, [`HEAD_CONTEXT`]) over the canonical JSON
+/// `{"hash":…,"len":…,"process":…}`.
+pub fn head_digest(process: &str, hash: &str, len: u64) -> [u8; 32] {
+    let doc = serde_json::json!({"process": process, "hash": hash, "len": len});
+    *blake3::Hasher::new_derive_key(HEAD_CONTEXT)
+        .update(json::canonical(&doc).as_bytes())
+        .finalize()
+        .as_bytes()
+}
+
+fn head_message(process: &str, hash: &str, len: u64) -> Vec<u8> {
+    let mut message = HEAD_SIGNATURE_PREFIX.to_vec();
+    message.extend_from_slice(&head_digest(process, hash, len));
+    message
+}
+
+impl SignedHead {
+    /// `key`'s node announces that its chain of `process` ends at `hash` with `len` events.
+    pub fn sign(key: &NodeKey, process: &str, hash: &str, len: u64) -> Self {
+        SignedHead {
+            process: process.to_string(),
+            hash: hash.to_string(),
+            len,
+            signer: key.id(),
+            signature: key.sign(&head_message(process, hash, len)),
+        }
+    }
+
+    /// Whether the signature holds.
+    pub fn verifies(&self) -> bool {
+        self.signer
+            .verifies(
+                &head_message(&self.process, &self.hash, self.len),
+                &self.signature,
+            )
+            .unwrap_or(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::process::{Event, TimeoutEvent, Timestamp, EVENT_VERSION};
+
+    fn timeout() -> Event {
+        let mut event = Event::Timeout(TimeoutEvent {
+            previous: "00".repeat(32),
+            timestamp: Timestamp::from_millis(1_735_689_600_000),
+            version: EVENT_VERSION,
+            signer: None,
+            signature: None,
+            hash: String::new(),
+        });
+        event.rehash();
+        event
+    }
+
+    #[test]
+    fn signed_events_verify_and_tampering_is_caught() {
+        let key = NodeKey::from_bytes(&[3; 32]);
+        let mut event = timeout();
+        assert_eq!(verify_event(&event), Err(SealError::Unsigned));
+        sign_event(&key, &mut event).expect("sign");
+        assert_eq!(verify_event(&event), Ok(key.id()));
+        // The seal does not change the hash.
+        assert!(event.hash_is_valid());
+
+        let mut other = event.clone();
+        let (_, signature) = other.seal();
+        let signature = signature.map(str::to_string);
+        other.set_seal(Some(NodeKey::from_bytes(&[4; 32]).id().to_string()), signature);
+        assert!(matches!(verify_event(&other), Err(SealError::Forged(_))));
+
+        let mut json = event.to_json();
+        json["hash"] = "11".repeat(32).into();
+        let moved: Event = serde_json::from_value(json).expect("event");
+        assert!(matches!(verify_event(&moved), Err(SealError::Forged(_))));
+    }
+
+    #[test]
+    fn heads_verify() {
+        let key = NodeKey::from_bytes(&[5; 32]);
+        let head = SignedHead::sign(&key, "p1", "ab", 3);
+        assert!(head.verifies());
+        assert!(!SignedHead { len: 4, ..head.clone() }.verifies());
+        assert!(!SignedHead { process: "p2".into(), ..head }.verifies());
+    }
+}
