@@ -6,6 +6,7 @@ pub mod chain;
 pub mod engine;
 pub mod expr;
 pub mod json;
+pub mod net;
 pub mod node;
 pub mod process;
 pub mod scenario;

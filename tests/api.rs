@@ -132,6 +132,7 @@ async fn serve_with(store: Arc<dyn Store>, settings: ApiSettings, config: AuthCo
         engine: Arc::new(Engine::new(store.clone(), SchemaRegistry::new())),
         auth: Arc::new(Auth::new(config, settings.dev, store).expect("auth")),
         settings: Arc::new(settings),
+        network: None,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -123,6 +123,9 @@ pub enum ApiError {
         /// The errors of the step (SPEC 2.5 texts).
         errors: Vec<String>,
     },
+    /// The actor belongs to another node; only that node may act for it.
+    #[error("{0}")]
+    OtherNode(String),
     /// The engine refused the request (e.g. an unknown actor given at the start).
     #[error("{0}")]
     Refused(String),
@@ -155,6 +158,7 @@ impl From<EngineError> for ApiError {
             EngineError::Scenario(message) => ApiError::Scenario(message),
             EngineError::Disabled(id) => ApiError::Disabled(id),
             EngineError::Process(e) => ApiError::Refused(e.to_string()),
+            e @ EngineError::ForeignActor { .. } => ApiError::OtherNode(e.to_string()),
             other => ApiError::Engine(other),
         }
     }
@@ -184,6 +188,7 @@ impl ApiError {
             ApiError::ReadOnly
             | ApiError::Restricted(_)
             | ApiError::NotAnActor { .. }
+            | ApiError::OtherNode(_)
             | ApiError::ActionRequired => StatusCode::FORBIDDEN,
             ApiError::Auth(e) => e.status(),
             ApiError::Engine(EngineError::Exists(_)) => StatusCode::CONFLICT,

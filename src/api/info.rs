@@ -20,10 +20,22 @@ pub struct Info {
     description: String,
     /// `development` or `production`.
     env: String,
-    /// The node identity (public key; empty until the node has one).
-    node: String,
+    /// The node: `{id, addresses, name}` (id: its public key as a libp2p peer id;
+    /// addresses: where it listens for peers). `null` for an engine without a network.
+    node: Option<NodeInfo>,
     /// The names of the JSON schemas the node knows.
     schemas: Vec<String>,
+}
+
+/// A node's identity and addresses.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NodeInfo {
+    /// The node id (libp2p peer id of its ed25519 key).
+    id: String,
+    /// The multiaddrs it listens on for peers.
+    addresses: Vec<String>,
+    /// Its name.
+    name: String,
 }
 
 /// System information.
@@ -43,7 +55,11 @@ pub async fn info(State(state): State<AppState>, Accept(format): Accept) -> Resu
             "production"
         }
         .into(),
-        node: settings.node_id.clone(),
+        node: state.network.as_ref().map(|peers| NodeInfo {
+            id: peers.me().to_string(),
+            addresses: peers.listening(),
+            name: peers.name().to_string(),
+        }),
         schemas: state
             .engine
             .registry()
@@ -79,4 +95,24 @@ pub async fn demo_accounts(State(state): State<AppState>, Accept(format): Accept
 )]
 pub async fn health() -> Json<Value> {
     Json(json!({"status": "ok"}))
+}
+
+/// The peers this node knows: `[{id, name, addresses, connected, lastSeen, refused: {count,
+/// lastReason}}]` (refused: events and requests of the peer this node refused).
+#[utoipa::path(
+    get, path = "/peers", tag = "system",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Known peers", body = [Object]),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+    )
+)]
+pub async fn peers(
+    State(state): State<AppState>,
+    _user: super::auth::User,
+    Accept(format): Accept,
+) -> Result<Reply> {
+    let peers = state.network.as_ref().map(|p| p.list()).unwrap_or_default();
+    let peers = serde_json::to_value(peers).map_err(|e| ApiError::Emit(e.to_string()))?;
+    Ok(Reply::ok(peers).format(format))
 }

@@ -72,6 +72,8 @@ pub struct AppState {
     pub auth: Arc<auth::Auth>,
     /// API settings.
     pub settings: Arc<ApiSettings>,
+    /// The node's peers and identity (`None`: an embedded engine without a network).
+    pub network: Option<Arc<crate::net::Peers>>,
 }
 
 /// Lets the [`auth::User`] extractor find the authentication state.

@@ -302,12 +302,14 @@ pub async fn start_process(
     let id = uuid::Uuid::new_v4().to_string();
     let at = now();
     let engine = state.engine.clone();
+    let network = state.network.clone();
     let process = blocking(move || {
         let StartInstructions {
             scenario,
-            actors,
+            mut actors,
             action,
         } = instructions;
+        bind_nodes(&mut actors, network.as_deref())?;
         let record = match engine.scenario_record(&scenario) {
             Err(EngineError::NotFound { .. }) => return Err(ApiError::UnknownScenario(scenario)),
             other => other?,
@@ -338,6 +340,17 @@ pub async fn start_process(
             return Err(ApiError::Restricted(format!(
                 "actor '{key}' may not perform '{action}'"
             )));
+        }
+        let owner = actors
+            .get(&key)
+            .and_then(|a| a.get("node"))
+            .and_then(Value::as_str);
+        if let (Some(owner), Some(network)) = (owner, network.as_deref()) {
+            if owner != network.me().to_string() {
+                return Err(ApiError::OtherNode(format!(
+                    "Actor '{key}' belongs to node {owner}; act for it through that node"
+                )));
+            }
         }
         let actor = step_actor(&key, &user);
         let outcome = trial
@@ -392,8 +405,10 @@ pub async fn get_process(
     let engine = state.engine.clone();
     let predict = query.predict.unwrap_or(false);
     let json = blocking(move || {
+        let rejected = engine.rejected(&id).unwrap_or_default();
         with_visible(&engine, &user, &id, |process| {
             let mut json = process.to_json();
+            json["rejected"] = Value::Array(rejected);
             if predict {
                 match process.predict() {
                     Ok(next) => json["next"] = Value::Array(next),
@@ -485,6 +500,31 @@ pub async fn step_process(
             .into_response(),
         None => StatusCode::NO_CONTENT.into_response(),
     })
+}
+
+/// Replaces the `node` of each actor given at the start — a node id or a name in the
+/// address book — by the node id, so the instantiate event carries the participant map.
+fn bind_nodes(actors: &mut Map<String, Value>, network: Option<&crate::net::Peers>) -> Result<()> {
+    for (key, actor) in actors.iter_mut() {
+        let Some(node) = actor.get("node") else {
+            continue;
+        };
+        let text = node.as_str().ok_or_else(|| {
+            ApiError::InvalidBody(format!("actor '{key}': node must be a node id or name"))
+        })?;
+        let Some(network) = network else {
+            return Err(ApiError::InvalidBody(format!(
+                "actor '{key}': this node has no peer-to-peer network to bind actors to nodes"
+            )));
+        };
+        let id = network.resolve(text).ok_or_else(|| {
+            ApiError::InvalidBody(format!(
+                "actor '{key}': unknown node '{text}' (neither a node id nor a name in the address book)"
+            ))
+        })?;
+        actor["node"] = Value::String(id.to_string());
+    }
+    Ok(())
 }
 
 /// Whether `Prefer` asks for the resource in the answer (`return=representation`).

@@ -16,5 +16,5 @@ pub mod seal;
 
 pub use identity::{NodeId, NodeKey};
 pub use participants::{actor_node, creator, event_actor, participants};
-pub use receipt::{check_received, Refusal, ReceiptRules};
-pub use seal::{head_digest, sign_event, verify_event, SignedHead};
+pub use receipt::{check_received, ReceiptRules, Refusal};
+pub use seal::{event_signature, head_digest, sign_event, verify_event, SignedHead};

@@ -47,9 +47,14 @@ fn event_message(hash: &str) -> Result<Vec<u8>, SealError> {
 
 /// Signs `event` (whose hash must be final) as `key`'s node.
 pub fn sign_event(key: &NodeKey, event: &mut Event) -> Result<(), SealError> {
-    let signature = key.sign(&event_message(event.hash())?);
+    let signature = event_signature(key, event.hash())?;
     event.set_seal(Some(key.id().to_string()), Some(signature));
     Ok(())
+}
+
+/// `key`'s signature of the event with hash `hash` (hex).
+pub fn event_signature(key: &NodeKey, hash: &str) -> Result<String, SealError> {
+    Ok(key.sign(&event_message(hash)?))
 }
 
 /// The signer of `event` when its signature verifies (the hash is not checked here).
@@ -150,7 +155,10 @@ mod tests {
         let mut other = event.clone();
         let (_, signature) = other.seal();
         let signature = signature.map(str::to_string);
-        other.set_seal(Some(NodeKey::from_bytes(&[4; 32]).id().to_string()), signature);
+        other.set_seal(
+            Some(NodeKey::from_bytes(&[4; 32]).id().to_string()),
+            signature,
+        );
         assert!(matches!(verify_event(&other), Err(SealError::Forged(_))));
 
         let mut json = event.to_json();
@@ -164,7 +172,15 @@ mod tests {
         let key = NodeKey::from_bytes(&[5; 32]);
         let head = SignedHead::sign(&key, "p1", "ab", 3);
         assert!(head.verifies());
-        assert!(!SignedHead { len: 4, ..head.clone() }.verifies());
-        assert!(!SignedHead { process: "p2".into(), ..head }.verifies());
+        assert!(!SignedHead {
+            len: 4,
+            ..head.clone()
+        }
+        .verifies());
+        assert!(!SignedHead {
+            process: "p2".into(),
+            ..head
+        }
+        .verifies());
     }
 }

@@ -3,6 +3,7 @@
 //! (`store check`).
 
 mod bench;
+mod keygen;
 mod run;
 mod scenario;
 mod serve;
@@ -35,6 +36,8 @@ enum Command {
     /// Load benchmarks of a node.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Create the node key (or show it) and print the node id.
+    Keygen(keygen::KeygenArgs),
     /// Check (and repair) a node's store.
     #[command(subcommand)]
     Store(store::StoreCommand),
@@ -53,6 +56,7 @@ impl Cli {
             Command::Serve(args) => args.run(),
             Command::Bench(cmd) => cmd.run(),
             Command::Store(cmd) => cmd.run(),
+            Command::Keygen(args) => args.run(),
         }
     }
 }

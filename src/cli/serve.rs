@@ -30,6 +30,17 @@ pub(crate) struct ServeArgs {
     /// unless a JWT secret or public key is configured].
     #[arg(long)]
     dev: bool,
+    /// p2p listen multiaddr, repeatable [default: $LETSFLOW_LISTEN, else
+    /// /ip4/127.0.0.1/tcp/4001, or a random port when that is taken].
+    #[arg(long, value_name = "MULTIADDR")]
+    listen: Vec<String>,
+    /// A peer to connect to and keep connected, repeatable (e.g.
+    /// /ip4/10.0.0.2/tcp/4001/p2p/12D3KooW…) [default: $LETSFLOW_PEER].
+    #[arg(long, value_name = "MULTIADDR")]
+    peer: Vec<String>,
+    /// Discover peers on the local network with mDNS [default: $LETSFLOW_MDNS, else off].
+    #[arg(long)]
+    mdns: bool,
 }
 
 impl ServeArgs {
@@ -44,6 +55,9 @@ impl ServeArgs {
             scenarios: self.scenarios.map(PathBuf::from),
             schemas: self.schemas.map(PathBuf::from),
             dev: self.dev,
+            listen: self.listen,
+            peers: self.peer,
+            mdns: self.mdns,
         };
         let config = match Config::load(&flags, &Env::from_process()) {
             Ok(config) => config,

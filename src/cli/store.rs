@@ -2,9 +2,9 @@
 //! projections with the events (see `letsflow::engine::check`).
 
 use letsflow::engine::check::{check_store, ProcessCheck};
+use letsflow::engine::Engine;
 use letsflow::node::config::{Config, Env, Flags};
 use letsflow::node::server::{open_registry, open_store};
-use letsflow::engine::Engine;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};

@@ -14,7 +14,8 @@
 
 use super::committer::{CommitStats, Committer, GroupCommit};
 use super::timers::TimerWake;
-use crate::process::{self, Event, Process, Scenario, StepActor, StepOutcome, Timestamp};
+use crate::chain::{self, NodeId, NodeKey, ReceiptRules, Refusal};
+use crate::process::{self, Event, Process, Recorded, Scenario, StepActor, StepOutcome, Timestamp};
 use crate::scenario::normalize::normalize;
 use crate::scenario::validate::validate;
 use crate::schema::{SchemaRegistry, ValidationError};
@@ -52,6 +53,22 @@ pub enum EngineError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] store::Error),
+    /// The actor of a step belongs to another node: only that node may act for it.
+    #[error("Actor '{actor}' of process '{process}' belongs to node {node}; act for it through that node")]
+    ForeignActor {
+        /// The process.
+        process: String,
+        /// The actor key.
+        actor: String,
+        /// The node bound to the actor.
+        node: NodeId,
+    },
+    /// An event received from a peer is refused.
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    /// An event received from a peer names a scenario this node does not hold yet.
+    #[error("scenario '{0}' is unknown here; fetch it first")]
+    UnknownScenario(String),
     /// The committer thread could not be started.
     #[error("cannot start the committer thread: {0}")]
     Committer(#[source] std::io::Error),
@@ -122,7 +139,44 @@ pub struct Engine {
     /// Group commit; `None`: each step commits on its own, on the caller's thread.
     committer: Option<Committer>,
     timers: Arc<TimerWake>,
+    /// The node's key: it signs every event the node authors. `None`: events stay unsigned
+    /// (an embedded engine without peers).
+    key: Option<Arc<NodeKey>>,
+    /// Told of every committed event, for delivery to the other participants. A hint
+    /// only: when it is full the periodic head exchange delivers later.
+    appended: Option<tokio::sync::mpsc::Sender<Appended>>,
+    /// Rejected attempts kept per process.
+    rejected_kept: usize,
 }
+
+/// Events just committed to a process, for the network to deliver.
+#[derive(Debug, Clone)]
+pub struct Appended {
+    /// The process.
+    pub process: String,
+    /// The new events, in chain order.
+    pub events: Vec<Event>,
+    /// The participants of the process after them.
+    pub participants: Vec<NodeId>,
+    /// The peer the events came from (`None`: made here).
+    pub from: Option<NodeId>,
+}
+
+/// What receiving an event from a peer came to (refusals are [`EngineError::Refused`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Received {
+    /// Applied and committed.
+    Applied,
+    /// Held already (same hash).
+    Duplicate,
+}
+
+/// Rejected attempts kept per process by default.
+pub const DEFAULT_REJECTED_KEPT: usize = 100;
+
+/// The largest response body (bytes of JSON) kept with a rejected attempt; a larger one is
+/// replaced by a note of its size.
+pub const REJECTED_RESPONSE_LIMIT: usize = 4096;
 
 impl Engine {
     /// An engine over `store`, resolving local schema names with `registry`. Each step is
@@ -136,7 +190,33 @@ impl Engine {
             cache_capacity: DEFAULT_CACHE_CAPACITY,
             committer: None,
             timers: Arc::new(TimerWake::new()),
+            key: None,
+            appended: None,
+            rejected_kept: DEFAULT_REJECTED_KEPT,
         }
+    }
+
+    /// Signs every event this node authors with `key` (and checks that local users act
+    /// only for actors bound to this node).
+    pub fn with_key(mut self, key: Arc<NodeKey>) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    /// Tells `sender` of every committed event (see [`Appended`]).
+    pub fn with_delivery(mut self, sender: tokio::sync::mpsc::Sender<Appended>) -> Self {
+        self.appended = Some(sender);
+        self
+    }
+
+    /// This node's id, when it has a key.
+    pub fn node_id(&self) -> Option<NodeId> {
+        self.key.as_ref().map(|k| k.id())
+    }
+
+    /// The node's key, when it has one.
+    pub fn key(&self) -> Option<&Arc<NodeKey>> {
+        self.key.as_ref()
     }
 
     /// An engine whose steps are committed by a [`Committer`] thread, together with the
@@ -203,6 +283,25 @@ impl Engine {
         Ok((id, created))
     }
 
+    /// Stores a normalized scenario fetched from a peer for a process it shares, after
+    /// checking that its content gives the id it was asked for. Stored disabled: it serves
+    /// the shared processes, but starts none here until a user stores it.
+    pub fn add_fetched_scenario(&self, id: &str, normalized: Value, at: Timestamp) -> Result<()> {
+        let scenario = Scenario::new(normalized, &self.registry)
+            .map_err(|e| EngineError::Scenario(e.to_string()))?;
+        if scenario.id() != id {
+            return Err(EngineError::Scenario(format!(
+                "the scenario sent as '{id}' has the content id '{}'",
+                scenario.id()
+            )));
+        }
+        if self.store.put_scenario(id, scenario.json(), at)? {
+            self.store.set_scenario_disabled(id, true)?;
+        }
+        self.cache_scenario(Arc::new(scenario));
+        Ok(())
+    }
+
     /// The stored scenario record (normalized JSON, disabled flag).
     pub fn scenario_record(&self, id: &str) -> Result<ScenarioRecord> {
         self.store
@@ -263,8 +362,9 @@ impl Engine {
         if guard.is_some() || self.store.head(process_id)?.is_some() {
             return Err(EngineError::Exists(process_id.to_string()));
         }
-        let process = Process::instantiate(scenario, process_id, actors, at)?;
-        self.commit(&process, 0, true)?;
+        let mut process = Process::instantiate(scenario, process_id, actors, at)?;
+        self.seal(&mut process, 0);
+        self.commit(&process, 0, true, None)?;
         *guard = Some(process.clone());
         Ok(process)
     }
@@ -293,16 +393,50 @@ impl Engine {
         at: Timestamp,
         then: impl FnOnce(&Process) -> T,
     ) -> Result<(StepOutcome, T)> {
-        self.with_process(
+        let mut rejected = None;
+        let result = self.with_process(
             id,
             |process| {
+                self.check_own_actor(process, actor.actor_key())?;
                 let before = process.events().len();
                 let outcome = process.step(action, actor, response, at)?;
+                if outcome.skipped {
+                    // A rejected attempt never enters the chain: it is kept locally.
+                    rejected = process.discard_rejected();
+                }
                 let moved = !outcome.skipped;
                 Ok((outcome, before, moved))
             },
             then,
-        )
+        );
+        if let Some(attempt) = rejected {
+            let entry = rejected_entry(&attempt);
+            if let Err(error) = self.store.push_rejected(id, &entry, self.rejected_kept) {
+                tracing::warn!(process = %id, %error, "rejected attempt not kept");
+            }
+        }
+        result
+    }
+
+    /// The rejected attempts kept for process `id`, oldest first.
+    pub fn rejected(&self, id: &str) -> Result<Vec<Value>> {
+        Ok(self.store.rejected(id)?)
+    }
+
+    /// Fails when this node has a key, the process is shared (signed) and `actor` is bound
+    /// to another node.
+    fn check_own_actor(&self, process: &Process, actor: &str) -> Result<()> {
+        let Some(me) = self.node_id() else {
+            return Ok(());
+        };
+        match chain::actor_node(process, actor) {
+            Some(node) if node != me => Err(EngineError::ForeignActor {
+                process: process.id().to_string(),
+                actor: actor.to_string(),
+                node,
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// Fires the due timeout transition of process `id` at `at`; `None` when none is due
@@ -400,7 +534,8 @@ impl Engine {
             }
         };
         if process.events().len() > before {
-            if let Err(e) = self.commit(process, before, moved) {
+            self.seal(process, before);
+            if let Err(e) = self.commit(process, before, moved, None) {
                 *guard = None;
                 return Err(e);
             }
@@ -443,7 +578,13 @@ impl Engine {
 
     /// Commits the events from index `from` on, with the view, the next timer and — when
     /// the state changed — the notifications owed, in one durable write.
-    fn commit(&self, process: &Process, from: usize, moved: bool) -> Result<()> {
+    fn commit(
+        &self,
+        process: &Process,
+        from: usize,
+        moved: bool,
+        source: Option<NodeId>,
+    ) -> Result<()> {
         let events = process.events()[from..].to_vec();
         let last = process.last_event();
         let outbox = if moved {
@@ -465,6 +606,17 @@ impl Engine {
             vec![]
         };
         let timer = timer_of(process);
+        let delivery = self.appended.as_ref().map(|sender| {
+            (
+                sender,
+                Appended {
+                    process: process.id().to_string(),
+                    events: events.clone(),
+                    participants: chain::participants(process).into_iter().collect(),
+                    from: source,
+                },
+            )
+        });
         let batch = AppendBatch {
             events,
             view: view_of(process),
@@ -478,7 +630,126 @@ impl Engine {
         if let Some(at) = timer {
             self.timers.scheduled(at);
         }
+        if let Some((sender, appended)) = delivery {
+            // Only shared processes travel; a full channel is caught up by the head exchange.
+            if appended.participants.len() > 1 && sender.try_send(appended).is_err() {
+                tracing::debug!(process = %process.id(), "delivery queue full; left to sync");
+            }
+        }
         Ok(())
+    }
+
+    /// Signs the events from index `from` on, when this node has a key.
+    fn seal(&self, process: &mut Process, from: usize) {
+        if let Some(key) = &self.key {
+            let signer = key.id().to_string();
+            process.seal_events(from, |event| {
+                match chain::event_signature(key, event.hash()) {
+                    Ok(signature) => (Some(signer.clone()), Some(signature)),
+                    Err(_) => (None, None),
+                }
+            });
+        }
+    }
+
+    /// Applies an event received from peer `from` through the same write path as a local
+    /// step: the checks of [`chain::check_received`], then replay with the `process` layer
+    /// (an action must be accepted, a timeout due), then one durable commit. A refused event
+    /// changes nothing and is never stored.
+    pub fn receive(
+        &self,
+        process_id: &str,
+        event: &Event,
+        from: NodeId,
+        rules: ReceiptRules,
+    ) -> Result<Received> {
+        let refused = |reason: String| {
+            EngineError::Refused(Refusal::Invalid {
+                hash: event.hash().to_string(),
+                reason,
+            })
+        };
+        if let Event::Action(action) = event {
+            if action.skipped {
+                return Err(refused("rejected attempts are never shared".into()));
+            }
+        }
+        let slot = self.slot(process_id);
+        let mut guard = lock(&slot);
+        if let Event::Instantiate(start) = event {
+            if start.id != process_id {
+                return Err(refused(format!("it starts process '{}'", start.id)));
+            }
+            if let Some(head) = self.store.head(process_id)? {
+                if self.store.event_position(process_id, event.hash())? == Some(0) {
+                    return Ok(Received::Duplicate);
+                }
+                return Err(refused(format!(
+                    "process '{process_id}' exists with another start (head {})",
+                    head.hash
+                )));
+            }
+            chain::check_received(None, event, rules)?;
+            let scenario = match self.scenario(&start.scenario) {
+                Err(EngineError::NotFound { .. }) => {
+                    return Err(EngineError::UnknownScenario(start.scenario.clone()))
+                }
+                other => other?,
+            };
+            let process = process::replay(scenario, std::slice::from_ref(event))
+                .map_err(|e| refused(e.to_string()))?;
+            let me = self.node_id();
+            if !me.is_some_and(|me| chain::participants(&process).contains(&me)) {
+                return Err(refused(format!(
+                    "this node takes no part in process '{process_id}'"
+                )));
+            }
+            self.commit(&process, 0, true, Some(from))?;
+            *guard = Some(process);
+            return Ok(Received::Applied);
+        }
+        if self
+            .store
+            .event_position(process_id, event.hash())?
+            .is_some()
+        {
+            return Ok(Received::Duplicate);
+        }
+        let process = self.loaded(process_id, &mut guard)?;
+        let previous = event.previous().unwrap_or_default();
+        if previous != process.last_event().hash()
+            && self.store.event_position(process_id, previous)?.is_none()
+        {
+            return Err(EngineError::Refused(Refusal::Orphan {
+                hash: event.hash().to_string(),
+                previous: previous.to_string(),
+            }));
+        }
+        chain::check_received(Some(process), event, rules)?;
+        let before = process.events().len();
+        let outcome = process.apply_recorded(event);
+        let refusal = match outcome {
+            Ok(Recorded::Applied) => None,
+            Ok(Recorded::Rejected(errors)) => Some(Refusal::Rejected {
+                hash: event.hash().to_string(),
+                errors: errors.join("; "),
+            }),
+            Ok(Recorded::NotDue) => Some(Refusal::NotDue(event.hash().to_string())),
+            Err(e) => Some(Refusal::Invalid {
+                hash: event.hash().to_string(),
+                reason: e.to_string(),
+            }),
+        };
+        if let Some(refusal) = refusal {
+            // The cached process may hold the refused event or be half-changed.
+            *guard = None;
+            return Err(EngineError::Refused(refusal));
+        }
+        if let Err(e) = self.commit(process, before, true, Some(from)) {
+            *guard = None;
+            return Err(e);
+        }
+        Ok(Received::Applied)
     }
 
     fn slot(&self, id: &str) -> Slot {
@@ -532,6 +803,7 @@ pub fn view_of(process: &Process) -> Value {
         "current": current_summary(doc),
         "created": created,
         "lastUpdated": process.last_event().timestamp().to_iso(),
+        "participants": chain::participants(process),
     })
 }
 
@@ -549,6 +821,27 @@ pub fn current_summary(doc: &Value) -> Value {
         "key": field("key"),
         "title": field("title"),
         "timestamp": field("timestamp"),
+    })
+}
+
+/// What is kept of a rejected attempt: `{timestamp, action, actor, response, errors}`, the
+/// response replaced by `{"truncated": BYTES}` when its JSON is over
+/// [`REJECTED_RESPONSE_LIMIT`] bytes.
+fn rejected_entry(attempt: &process::ActionEvent) -> Value {
+    let response = attempt.response.as_ref().map(|r| {
+        let size = serde_json::to_string(r).map_or(0, |t| t.len());
+        if size > REJECTED_RESPONSE_LIMIT {
+            serde_json::json!({ "truncated": size })
+        } else {
+            r.clone()
+        }
+    });
+    serde_json::json!({
+        "timestamp": attempt.timestamp,
+        "action": attempt.action,
+        "actor": attempt.actor,
+        "response": response,
+        "errors": attempt.errors,
     })
 }
 

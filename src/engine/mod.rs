@@ -11,7 +11,8 @@ mod core;
 pub mod timers;
 
 pub use self::core::{
-    current_summary, timer_of, view_of, Engine, EngineError, Result, DEFAULT_CACHE_CAPACITY,
+    current_summary, timer_of, view_of, Appended, Engine, EngineError, Received, Result,
+    DEFAULT_CACHE_CAPACITY, DEFAULT_REJECTED_KEPT, REJECTED_RESPONSE_LIMIT,
 };
 pub use committer::{CommitStats, Committer, GroupCommit};
 

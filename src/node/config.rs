@@ -8,9 +8,9 @@
 //! `letsflow.yaml: http`). Unknown keys in the file are errors naming the key; unknown
 //! `LETSFLOW_*` variables are warnings. `docs/config.md` lists every setting.
 
-use crate::engine::GroupCommit;
 use crate::api::auth::{AuthConfig, JwtConfig};
 use crate::api::ApiSettings;
+use crate::engine::GroupCommit;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -202,6 +202,8 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// Authentication.
     pub auth: AuthConfig,
+    /// Peer-to-peer settings.
+    pub p2p: P2pConfig,
     /// Things worth a warning that do not stop the node (unknown `LETSFLOW_*` variables).
     pub warnings: Vec<String>,
 }
@@ -220,6 +222,30 @@ impl Config {
     }
 }
 
+/// Peer-to-peer settings (`docs/config.md`, "Peer-to-peer").
+#[derive(Debug, Clone, PartialEq)]
+pub struct P2pConfig {
+    /// Multiaddrs to listen on. Default `/ip4/127.0.0.1/tcp/4001` (a random port when 4001
+    /// is taken).
+    pub listen: Vec<String>,
+    /// Whether `listen` is the default (then a taken port falls back to a random one).
+    pub listen_default: bool,
+    /// Peers to connect to and keep connected (multiaddrs, with `/p2p/ID` to know who).
+    pub connect: Vec<String>,
+    /// The address book: name → node id and addresses. Users may write the name wherever
+    /// a node is named.
+    pub book: Vec<(String, String, Vec<String>)>,
+    /// Local network discovery. Default off.
+    pub mdns: bool,
+    /// Heads are exchanged this often. Default 5 s.
+    pub sync_interval: Duration,
+    /// How far a received event may be ahead of this node's clock. Default 30 s.
+    pub max_clock_skew: Duration,
+}
+
+/// The default p2p listen address.
+pub const DEFAULT_LISTEN: &str = "/ip4/127.0.0.1/tcp/4001";
+
 /// The command-line flags of `letsflow serve` that override settings.
 #[derive(Debug, Clone, Default)]
 pub struct Flags {
@@ -235,6 +261,12 @@ pub struct Flags {
     pub schemas: Option<PathBuf>,
     /// `--dev`.
     pub dev: bool,
+    /// `--listen MULTIADDR` (repeatable).
+    pub listen: Vec<String>,
+    /// `--peer MULTIADDR` (repeatable).
+    pub peers: Vec<String>,
+    /// `--mdns`.
+    pub mdns: bool,
 }
 
 /// Environment variables: name → value. [`Env::from_process`] takes the `LETSFLOW_*` ones
@@ -312,8 +344,21 @@ pub mod vars {
     /// Privileges of every user, comma-separated.
     pub const AUTH_DEFAULT_PRIVILEGES: &str = "LETSFLOW_AUTH_DEFAULT_PRIVILEGES";
 
+    /// p2p listen multiaddrs, comma-separated.
+    pub const LISTEN: &str = "LETSFLOW_LISTEN";
+    /// Peers to connect to (multiaddrs), comma-separated.
+    pub const PEER: &str = "LETSFLOW_PEER";
+    /// The address book, as a JSON object `{name: {id, addresses}}`.
+    pub const PEERS: &str = "LETSFLOW_PEERS";
+    /// mDNS discovery on the local network.
+    pub const MDNS: &str = "LETSFLOW_MDNS";
+    /// How often heads are exchanged with peers.
+    pub const SYNC_INTERVAL: &str = "LETSFLOW_SYNC_INTERVAL";
+    /// How far a received event may be ahead of this node's clock.
+    pub const MAX_CLOCK_SKEW: &str = "LETSFLOW_MAX_CLOCK_SKEW";
+
     /// Every variable of the node configuration.
-    pub const ALL: [&str; 22] = [
+    pub const ALL: [&str; 28] = [
         CONFIG,
         DATA,
         HTTP,
@@ -336,6 +381,12 @@ pub mod vars {
         AUTH_JWT_TRANSFORM,
         AUTH_ROLES,
         AUTH_DEFAULT_PRIVILEGES,
+        LISTEN,
+        PEER,
+        PEERS,
+        MDNS,
+        SYNC_INTERVAL,
+        MAX_CLOCK_SKEW,
     ];
 
     /// `LETSFLOW_*` variables read by other parts of the program (not warned about).
@@ -380,6 +431,12 @@ struct Layer {
     jwt_transform: Option<Sourced<String>>,
     roles: Option<Sourced<Value>>,
     default_privileges: Option<Sourced<Value>>,
+    listen: Option<Sourced<Value>>,
+    connect: Option<Sourced<Value>>,
+    book: Option<Sourced<Value>>,
+    mdns: Option<Sourced<String>>,
+    sync_interval: Option<Sourced<Value>>,
+    clock_skew: Option<Sourced<Value>>,
 }
 
 impl Layer {
@@ -407,6 +464,12 @@ impl Layer {
             jwt_transform: self.jwt_transform.or(lower.jwt_transform),
             roles: self.roles.or(lower.roles),
             default_privileges: self.default_privileges.or(lower.default_privileges),
+            listen: self.listen.or(lower.listen),
+            connect: self.connect.or(lower.connect),
+            book: self.book.or(lower.book),
+            mdns: self.mdns.or(lower.mdns),
+            sync_interval: self.sync_interval.or(lower.sync_interval),
+            clock_skew: self.clock_skew.or(lower.clock_skew),
         }
     }
 }
@@ -424,6 +487,13 @@ fn flag_layer(flags: &Flags) -> Layer {
         scenarios: flags.scenarios.clone().map(at("--scenarios")),
         schemas: flags.schemas.clone().map(at("--schemas")),
         dev: flags.dev.then(|| "true".to_string()).map(at("--dev")),
+        listen: (!flags.listen.is_empty())
+            .then(|| Value::from(flags.listen.clone()))
+            .map(at("--listen")),
+        connect: (!flags.peers.is_empty())
+            .then(|| Value::from(flags.peers.clone()))
+            .map(at("--peer")),
+        mdns: flags.mdns.then(|| "true".to_string()).map(at("--mdns")),
         ..Layer::default()
     }
 }
@@ -472,6 +542,14 @@ fn env_layer(env: &Env) -> Layer {
         }),
         default_privileges: json(vars::AUTH_DEFAULT_PRIVILEGES, comma_list),
         cors_origins: json(vars::CORS_ORIGINS, comma_list),
+        listen: json(vars::LISTEN, comma_list),
+        connect: json(vars::PEER, comma_list),
+        book: json(vars::PEERS, |s| {
+            serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.to_string()))
+        }),
+        mdns: text(vars::MDNS),
+        sync_interval: json(vars::SYNC_INTERVAL, |s| Value::String(s.to_string())),
+        clock_skew: json(vars::MAX_CLOCK_SKEW, |s| Value::String(s.to_string())),
     }
 }
 
@@ -650,8 +728,17 @@ fn file_layer(path: &Path) -> Result<Layer> {
         timer_interval: top.value("timerInterval"),
         cache_processes: top.text("cacheProcesses")?,
         cors_origins: top.value("corsOrigins"),
+        book: top.value("peers"),
         ..Layer::default()
     };
+    if let Some(mut p2p) = top.section("p2p")? {
+        layer.listen = p2p.value("listen");
+        layer.connect = p2p.value("connect");
+        layer.mdns = p2p.text("mdns")?;
+        layer.sync_interval = p2p.value("syncInterval");
+        layer.clock_skew = p2p.value("maxClockSkew");
+        p2p.finish()?;
+    }
     if let Some(mut commit) = top.section("commit")? {
         layer.commit_queue = commit.text("queue")?;
         layer.commit_max_group = commit.text("maxGroup")?;
@@ -952,6 +1039,7 @@ impl Config {
     }
 
     fn resolve(layer: Layer, base: &Path) -> Result<Config> {
+        let p2p = resolve_p2p(&layer)?;
         let storage = match &layer.storage {
             None => StorageKind::Redb,
             Some(s) => StorageKind::parse(&s.value).ok_or_else(|| {
@@ -1112,9 +1200,92 @@ impl Config {
             cache_processes,
             cors_origins,
             auth,
+            p2p,
             warnings: Vec::new(),
         })
     }
+}
+
+/// The peer-to-peer settings of `layer`, checked.
+fn resolve_p2p(layer: &Layer) -> Result<P2pConfig> {
+    let addresses = |s: &Option<Sourced<Value>>, what: &'static str| -> Result<Vec<String>> {
+        let Some(s) = s else { return Ok(Vec::new()) };
+        let list = match &s.value {
+            Value::String(text) => comma_list(text),
+            other => other.clone(),
+        };
+        let list = string_list(&list).ok_or_else(|| {
+            invalid(
+                what,
+                &shown(&s.value),
+                &s.source,
+                "expected a list of multiaddrs",
+            )
+        })?;
+        for address in &list {
+            crate::net::swarm::parse_peer_address(address)
+                .map_err(|e| invalid(what, address, &s.source, &e.to_string()))?;
+        }
+        Ok(list)
+    };
+    let listen = addresses(&layer.listen, "p2p listen address")?;
+    let connect = addresses(&layer.connect, "peer address")?;
+    let mut book = Vec::new();
+    if let Some(s) = &layer.book {
+        let expected = "expected {name: {id: NODE_ID, addresses: [MULTIADDR, …]}}";
+        let Value::Object(entries) = &s.value else {
+            return Err(invalid(
+                "address book",
+                &shown(&s.value),
+                &s.source,
+                expected,
+            ));
+        };
+        for (name, entry) in entries {
+            let id = entry
+                .get("id")
+                .and_then(Value::as_str)
+                .ok_or_else(|| invalid("address book entry", name, &s.source, expected))?;
+            id.parse::<crate::chain::NodeId>()
+                .map_err(|e| invalid("address book entry", name, &s.source, &e.to_string()))?;
+            let list = entry
+                .get("addresses")
+                .cloned()
+                .unwrap_or(Value::Array(vec![]));
+            let list = string_list(&list)
+                .ok_or_else(|| invalid("address book entry", name, &s.source, expected))?;
+            for address in &list {
+                crate::net::swarm::parse_peer_address(address)
+                    .map_err(|e| invalid("address book entry", name, &s.source, &e.to_string()))?;
+            }
+            book.push((name.clone(), id.to_string(), list));
+        }
+    }
+    let mdns = match &layer.mdns {
+        Some(s) => parse_bool(s, "mDNS")?,
+        None => false,
+    };
+    let sync_interval = match &layer.sync_interval {
+        Some(s) => parse_interval(s)?,
+        None => Duration::from_secs(5),
+    };
+    let max_clock_skew = match &layer.clock_skew {
+        Some(s) => parse_interval(s)?,
+        None => Duration::from_secs(30),
+    };
+    Ok(P2pConfig {
+        listen_default: listen.is_empty(),
+        listen: if listen.is_empty() {
+            vec![DEFAULT_LISTEN.to_string()]
+        } else {
+            listen
+        },
+        connect,
+        book,
+        mdns,
+        sync_interval,
+        max_clock_skew,
+    })
 }
 
 #[cfg(test)]

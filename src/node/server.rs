@@ -3,11 +3,16 @@
 //! gracefully on SIGINT/SIGTERM (stop accepting, finish the requests in flight, stop the
 //! timer loop, let the committer write what is queued, exit 0).
 
-use super::config::{Config, LogFormat, StorageKind};
-use crate::engine::{Engine, EngineError};
-use crate::engine::timers;
+use super::config::{Config, LogFormat, P2pConfig, StorageKind};
+use super::identity::{self, KeyFileError};
 use crate::api::auth::{Auth, AuthError};
 use crate::api::{self, AppState};
+use crate::chain::{NodeId, NodeKey};
+use crate::engine::timers;
+use crate::engine::Appended;
+use crate::engine::{Engine, EngineError};
+use crate::net::sync::{Replicator, SyncSettings};
+use crate::net::{self, BookEntry, NetError, Network, Peers, SwarmSettings};
 use crate::schema::{SchemaError, SchemaRegistry, ValidationError};
 use crate::store::{self, MemoryStore, RedbStore, Store};
 use axum::serve::ListenerExt;
@@ -72,6 +77,12 @@ pub enum ServeError {
         #[source]
         source: std::io::Error,
     },
+    /// The node key cannot be read or created.
+    #[error(transparent)]
+    Key(#[from] KeyFileError),
+    /// The network cannot start.
+    #[error("peer-to-peer: {0}")]
+    Net(#[from] NetError),
     /// The HTTP server failed.
     #[error("HTTP server: {0}")]
     Http(#[source] std::io::Error),
@@ -118,7 +129,15 @@ pub struct Node {
     state: AppState,
     timer_interval: Duration,
     scenarios: usize,
+    key: Arc<NodeKey>,
+    peers: Arc<Peers>,
+    p2p: P2pConfig,
+    appended: Option<tokio::sync::mpsc::Receiver<Appended>>,
 }
+
+/// Events committed but not yet handed to the network, at most (beyond, the head exchange
+/// delivers them).
+const DELIVERY_QUEUE: usize = 4096;
 
 impl fmt::Debug for Node {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -242,10 +261,31 @@ impl Node {
     pub fn build(config: &Config) -> Result<Node, ServeError> {
         let store = open_store(config)?;
         let registry = open_registry(config)?;
+        let key = Arc::new(match config.storage {
+            // A memory store keeps nothing, so neither does its identity.
+            StorageKind::Memory => identity::generate(),
+            _ => identity::load_or_create(&config.data)?.0,
+        });
+        let (delivery, appended) = tokio::sync::mpsc::channel(DELIVERY_QUEUE);
         let engine = Arc::new(
             Engine::with_group_commit(store.clone(), registry, config.commit)?
-                .with_cache_capacity(config.cache_processes),
+                .with_cache_capacity(config.cache_processes)
+                .with_key(key.clone())
+                .with_delivery(delivery),
         );
+        let book = config
+            .p2p
+            .book
+            .iter()
+            .filter_map(|(name, id, addresses)| {
+                Some(BookEntry {
+                    name: name.clone(),
+                    id: id.parse::<NodeId>().ok()?,
+                    addresses: addresses.clone(),
+                })
+            })
+            .collect();
+        let peers = Arc::new(Peers::new(key.id(), &config.name, book));
         let scenarios = match &config.scenarios {
             Some(folder) => load_scenarios(&engine, folder)?.len(),
             None => 0,
@@ -255,13 +295,85 @@ impl Node {
             engine: engine.clone(),
             auth: Arc::new(auth),
             settings: Arc::new(config.api_settings()),
+            network: Some(peers.clone()),
         };
         Ok(Node {
             engine,
             state,
             timer_interval: config.timer_interval,
             scenarios,
+            key,
+            peers,
+            p2p: config.p2p.clone(),
+            appended: Some(appended),
         })
+    }
+
+    /// Builds the swarm (listening) and returns the tasks that run it and the replication,
+    /// until `stop` turns true.
+    fn start_network(
+        &mut self,
+        stop: &watch::Receiver<bool>,
+    ) -> Result<Vec<tokio::task::JoinHandle<()>>, ServeError> {
+        let parse = |list: &[String]| -> Result<Vec<_>, NetError> {
+            list.iter()
+                .map(|a| net::swarm::parse_peer_address(a))
+                .collect()
+        };
+        let mut connect = parse(&self.p2p.connect)?;
+        for entry in self.peers.book() {
+            for address in &entry.addresses {
+                let (_, address) = net::swarm::parse_peer_address(address)?;
+                connect.push((Some(net::swarm::peer_id(&entry.id)), address));
+            }
+        }
+        let mut settings = SwarmSettings {
+            listen: parse(&self.p2p.listen)?
+                .into_iter()
+                .map(|(_, a)| a)
+                .collect(),
+            peers: connect,
+            mdns: self.p2p.mdns,
+            request_timeout: Duration::from_secs(30),
+        };
+        let built = match Network::build(&self.key, settings.clone(), self.peers.clone()) {
+            Err(NetError::Transport(reason)) if self.p2p.listen_default => {
+                // The default port is taken (another node on this machine): any port will do
+                // for a node nobody was told the address of.
+                tracing::warn!(%reason, "default p2p address not available; listening on a random port");
+                settings.listen = vec!["/ip4/127.0.0.1/tcp/0"
+                    .parse()
+                    .map_err(|_| NetError::Address("/ip4/127.0.0.1/tcp/0".into()))?];
+                Network::build(&self.key, settings, self.peers.clone())?
+            }
+            other => other?,
+        };
+        let (network, client, inbound) = built;
+        let replicator = Replicator::new(
+            self.engine.clone(),
+            client,
+            self.peers.clone(),
+            self.key.clone(),
+            SyncSettings {
+                interval: self.p2p.sync_interval,
+                max_skew_ms: self.p2p.max_clock_skew.as_millis() as i64,
+                ..SyncSettings::default()
+            },
+        );
+        let mut tasks = vec![tokio::spawn(network.run(stop.clone()))];
+        if let Some(appended) = self.appended.take() {
+            tasks.push(tokio::spawn(replicator.run(
+                appended,
+                inbound,
+                stop.clone(),
+            )));
+        }
+        Ok(tasks)
+    }
+
+    /// This node's id.
+    pub fn node_id(&self) -> NodeId {
+        self.key.id()
     }
 
     /// The engine.
@@ -283,11 +395,12 @@ impl Node {
     /// stops accepting, lets the requests in flight finish (for at most
     /// [`SHUTDOWN_GRACE`]), and stops the timer loop.
     pub async fn serve(
-        self,
+        mut self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
         let (stop_timers, timers_stopped) = watch::channel(false);
+        let network = self.start_network(&timers_stopped)?;
         let timer_task = tokio::spawn(timers::run(
             self.engine.clone(),
             self.timer_interval,
@@ -321,6 +434,11 @@ impl Node {
         let _ = stop_timers.send(true);
         if let Err(e) = timer_task.await {
             tracing::error!(error = %e, "the timer loop failed");
+        }
+        for task in network {
+            if let Err(e) = task.await {
+                tracing::error!(error = %e, "a network task failed");
+            }
         }
         served
     }
@@ -396,6 +514,7 @@ pub fn run(config: Config) -> Result<(), ServeError> {
         })?;
         tracing::info!(
             %addr,
+            node = %node.node_id(),
             name = %config.name,
             dev = config.dev,
             storage = %config.storage,

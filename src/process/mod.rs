@@ -25,6 +25,7 @@ pub use event::{
 };
 pub use notify::NotifyMessage;
 pub use replay::{migrate, replay, Recorded};
+pub use validate::NODE_PROPERTY;
 
 use crate::expr::datafn::FnError;
 use serde_json::{Map, Value};

@@ -76,7 +76,9 @@ impl Process {
         }
         check_hash(event)?;
         match event {
-            Event::Instantiate(_) => Err(Error::Replay("Cannot replay an instantiate event".into())),
+            Event::Instantiate(_) => {
+                Err(Error::Replay("Cannot replay an instantiate event".into()))
+            }
             Event::Action(action) if action.skipped => {
                 self.events.push(event.clone());
                 Ok(Recorded::Applied)

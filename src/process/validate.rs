@@ -5,6 +5,9 @@ use crate::json::truthy;
 use crate::schema::errors_text;
 use serde_json::Value;
 
+/// The actor property that binds an actor to a node (see `chain::participants`).
+pub const NODE_PROPERTY: &str = "node";
+
 impl Process {
     /// The errors of the process against its scenario: title, actors (schema, unchanged
     /// role, none missing), vars and result.
@@ -18,7 +21,16 @@ impl Process {
         if let Value::Object(actors) = self.actors() {
             for (key, actor) in actors {
                 if let Some(validator) = scenario.actor_validator(key) {
-                    let found = validator.validate(actor);
+                    // `node` is reserved: it binds the actor to a node (the participant
+                    // map of a shared process), so the actor's schema does not judge it.
+                    let found = match actor {
+                        Value::Object(map) if map.contains_key(NODE_PROPERTY) => {
+                            let mut without = map.clone();
+                            without.remove(NODE_PROPERTY);
+                            validator.validate(&Value::Object(without))
+                        }
+                        _ => validator.validate(actor),
+                    };
                     if !found.is_empty() {
                         errors.push(format!("Actor '{key}' is invalid: {}", errors_text(&found)));
                     }

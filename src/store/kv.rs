@@ -6,8 +6,8 @@
 //! are milliseconds as `i64` with the sign bit flipped, big-endian. Values are JSON.
 
 use super::{
-    ApiKey, ApiKeyStore, AppendBatch, Error, Head, OutboxEntry, OutboxStore, ProcessIds, RejectedStore,
-    ProcessStore, Result, ScenarioRecord, ScenarioStore, TimerStore, STORE_VERSION,
+    ApiKey, ApiKeyStore, AppendBatch, Error, Head, OutboxEntry, OutboxStore, ProcessIds,
+    ProcessStore, RejectedStore, Result, ScenarioRecord, ScenarioStore, TimerStore, STORE_VERSION,
 };
 use crate::process::{Event, Timestamp};
 use serde::de::DeserializeOwned;

@@ -1,0 +1,549 @@
+//! Replication of shared processes between their participants, on top of the engine's one
+//! write path:
+//! - **delivery**: every event the engine commits (made here, or received and so relayed)
+//!   goes to every other participant of its process, except the peer it came from;
+//! - **receipt**: events from a peer are applied with [`Engine::receive`]; an event whose
+//!   ancestors are missing makes the node fetch them from the sender first (an honest sender
+//!   holds every ancestor of what it sends, so what it cannot supply is refused); an unknown
+//!   scenario is fetched from the sender and checked against its content id;
+//! - **heads**: on connect and every `interval`, each node sends every connected peer its
+//!   signed heads of the processes they share; a peer that lacks a head fetches the events
+//!   after its own head. A node that was down catches up this way without help.
+//! - **serving**: events and scenarios go only to participants of the process asked about.
+//!
+//! Each refusal is logged and counted against the peer in [`Peers`].
+
+use super::peers::Peers;
+use super::protocol::{Request, Response, MAX_EVENTS_PER_ANSWER, MAX_HEADS_PER_MESSAGE};
+use super::swarm::{Client, Inbound};
+use crate::chain::{self, NodeId, NodeKey, ReceiptRules, SignedHead};
+use crate::engine::timers::now;
+use crate::engine::{Appended, Engine, EngineError, Received};
+use crate::process::Event;
+use serde_json::Value;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, watch, Semaphore};
+
+/// How the replication runs.
+#[derive(Debug, Clone)]
+pub struct SyncSettings {
+    /// How often heads are exchanged with every connected peer.
+    pub interval: Duration,
+    /// How far (ms) a received event may be ahead of this node's clock.
+    pub max_skew_ms: i64,
+    /// Requests handled at once (inbound and deliveries each).
+    pub concurrency: usize,
+}
+
+impl Default for SyncSettings {
+    fn default() -> Self {
+        SyncSettings {
+            interval: Duration::from_secs(5),
+            max_skew_ms: 30_000,
+            concurrency: 32,
+        }
+    }
+}
+
+/// The replication of one node.
+pub struct Replicator {
+    engine: Arc<Engine>,
+    client: Client,
+    peers: Arc<Peers>,
+    key: Arc<NodeKey>,
+    settings: SyncSettings,
+    /// Process → its participants other than this node (the processes shared with peers).
+    shared: Mutex<HashMap<String, BTreeSet<NodeId>>>,
+    inbound_work: Arc<Semaphore>,
+    delivery_work: Arc<Semaphore>,
+}
+
+/// Why handling a peer's events stopped.
+type Refused = String;
+
+impl Replicator {
+    /// The replication of `engine`'s processes over `client`.
+    pub fn new(
+        engine: Arc<Engine>,
+        client: Client,
+        peers: Arc<Peers>,
+        key: Arc<NodeKey>,
+        settings: SyncSettings,
+    ) -> Arc<Self> {
+        let concurrency = settings.concurrency.max(1);
+        Arc::new(Replicator {
+            engine,
+            client,
+            peers,
+            key,
+            settings,
+            shared: Mutex::new(HashMap::new()),
+            inbound_work: Arc::new(Semaphore::new(concurrency)),
+            delivery_work: Arc::new(Semaphore::new(concurrency)),
+        })
+    }
+
+    fn me(&self) -> NodeId {
+        self.key.id()
+    }
+
+    fn rules(&self) -> ReceiptRules {
+        ReceiptRules {
+            now: now(),
+            max_skew_ms: self.settings.max_skew_ms,
+        }
+    }
+
+    /// Reads which stored processes are shared with whom (from their views).
+    fn index(&self) -> Result<usize, EngineError> {
+        let store = self.engine.store();
+        let mut shared = HashMap::new();
+        for id in store.processes()? {
+            let id = id?;
+            let Some(view) = store.view(&id)? else {
+                continue;
+            };
+            let nodes = participants_of_view(&view, self.me());
+            if !nodes.is_empty() {
+                shared.insert(id, nodes);
+            }
+        }
+        let count = shared.len();
+        *lock(&self.shared) = shared;
+        Ok(count)
+    }
+
+    fn note_shared(&self, process: &str, participants: &[NodeId]) {
+        let others: BTreeSet<NodeId> = participants
+            .iter()
+            .copied()
+            .filter(|n| *n != self.me())
+            .collect();
+        if !others.is_empty() {
+            lock(&self.shared).insert(process.to_string(), others);
+        }
+    }
+
+    /// Runs delivery, receipt and the head exchange until `stop` turns true.
+    pub async fn run(
+        self: Arc<Self>,
+        mut appended: mpsc::Receiver<Appended>,
+        mut inbound: mpsc::Receiver<Inbound>,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        let this = self.clone();
+        match tokio::task::spawn_blocking(move || this.index()).await {
+            Ok(Ok(count)) => tracing::info!(processes = count, "shared processes indexed"),
+            Ok(Err(error)) => tracing::error!(%error, "cannot index the shared processes"),
+            Err(error) => tracing::error!(%error, "cannot index the shared processes"),
+        }
+        // Deliveries wait for peers; they run apart so that serving requests never waits
+        // behind them (two nodes delivering to each other would stall otherwise).
+        let deliveries = {
+            let this = self.clone();
+            let mut stop = stop.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = stop.changed() => break,
+                        batch = appended.recv() => match batch {
+                            Some(batch) => this.clone().deliver(batch).await,
+                            None => break,
+                        },
+                    }
+                }
+            })
+        };
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        let mut last_full = tokio::time::Instant::now();
+        let mut known: HashSet<NodeId> = HashSet::new();
+        loop {
+            tokio::select! {
+                _ = stop.changed() => break,
+                Some(request) = inbound.recv() => self.clone().serve(request).await,
+                _ = tick.tick() => {
+                    let connected: HashSet<NodeId> = self.client.connected().await.into_iter().collect();
+                    let full = last_full.elapsed() >= self.settings.interval;
+                    if full {
+                        last_full = tokio::time::Instant::now();
+                    }
+                    for peer in &connected {
+                        if full || !known.contains(peer) {
+                            let this = self.clone();
+                            let peer = *peer;
+                            tokio::spawn(async move { this.send_heads(peer).await });
+                        }
+                    }
+                    known = connected;
+                }
+            }
+        }
+        deliveries.abort();
+        tracing::info!("replication stopped");
+    }
+
+    /// Sends new events to every other participant of their process (not back to the
+    /// peer they came from).
+    async fn deliver(self: Arc<Self>, batch: Appended) {
+        self.note_shared(&batch.process, &batch.participants);
+        for peer in batch.participants.iter().copied() {
+            if peer == self.me() || Some(peer) == batch.from {
+                continue;
+            }
+            let Ok(permit) = self.delivery_work.clone().acquire_owned().await else {
+                return;
+            };
+            let this = self.clone();
+            let request = Request::Events {
+                process: batch.process.clone(),
+                events: batch.events.clone(),
+            };
+            tokio::spawn(async move {
+                let _permit = permit;
+                match this.client.request(peer, request).await {
+                    Ok(Response::Refused { reason }) => {
+                        tracing::warn!(%peer, %reason, "peer refused our events")
+                    }
+                    Ok(_) => {}
+                    // The head exchange delivers once the peer is back.
+                    Err(error) => tracing::debug!(%peer, %error, "delivery failed"),
+                }
+            });
+        }
+    }
+
+    /// Handles one inbound request in its own task (bounded).
+    async fn serve(self: Arc<Self>, inbound: Inbound) {
+        let Inbound {
+            peer,
+            request,
+            channel,
+        } = inbound;
+        let Ok(permit) = self.inbound_work.clone().try_acquire_owned() else {
+            let busy = Response::Refused {
+                reason: "busy: too many requests in progress".into(),
+            };
+            self.client.respond(channel, busy).await;
+            return;
+        };
+        tokio::spawn(async move {
+            let _permit = permit;
+            let response = self.answer(peer, request).await;
+            if let Response::Refused { reason } = &response {
+                self.peers.refused(peer, reason);
+            }
+            self.client.respond(channel, response).await;
+        });
+    }
+
+    async fn answer(self: &Arc<Self>, peer: NodeId, request: Request) -> Response {
+        match request {
+            Request::Events { process, events } => self.take_events(peer, &process, events).await,
+            Request::Heads { heads } => self.take_heads(peer, heads).await,
+            Request::GetEvents { process, after } => self.events_for(peer, process, after).await,
+            Request::GetScenario { id, process } => self.scenario_for(peer, id, process).await,
+        }
+    }
+
+    /// Applies events a peer sent, fetching missing ancestors from it first.
+    async fn take_events(
+        self: &Arc<Self>,
+        peer: NodeId,
+        process: &str,
+        events: Vec<Event>,
+    ) -> Response {
+        let (mut applied, mut duplicates) = (0, 0);
+        for event in events {
+            let mut result = self.apply(peer, process, &event).await;
+            if matches!(
+                result,
+                Err(EngineError::Refused(chain::Refusal::Orphan { .. }))
+            ) || matches!(
+                &result,
+                Err(EngineError::NotFound {
+                    kind: "process",
+                    ..
+                })
+            ) {
+                if let Err(reason) = self.catch_up(peer, process).await {
+                    return Response::Refused { reason };
+                }
+                result = self.apply(peer, process, &event).await;
+            }
+            match result {
+                Ok(Received::Applied) => applied += 1,
+                Ok(Received::Duplicate) => duplicates += 1,
+                Err(error) => {
+                    return Response::Refused {
+                        reason: error.to_string(),
+                    }
+                }
+            }
+        }
+        Response::Ack {
+            applied,
+            duplicates,
+        }
+    }
+
+    /// Applies one event (on a blocking thread), fetching its scenario from the sender
+    /// when it starts a process of a scenario unknown here.
+    async fn apply(
+        self: &Arc<Self>,
+        peer: NodeId,
+        process: &str,
+        event: &Event,
+    ) -> Result<Received, EngineError> {
+        for _ in 0..2 {
+            let engine = self.engine.clone();
+            let (id, owned, rules) = (process.to_string(), event.clone(), self.rules());
+            let result =
+                tokio::task::spawn_blocking(move || engine.receive(&id, &owned, peer, rules))
+                    .await
+                    .unwrap_or_else(|e| {
+                        Err(EngineError::Scenario(format!("receive task failed: {e}")))
+                    });
+            match result {
+                Err(EngineError::UnknownScenario(scenario)) => {
+                    self.fetch_scenario(peer, &scenario, process).await?;
+                }
+                other => return other,
+            }
+        }
+        Err(EngineError::Scenario(format!(
+            "scenario of process '{process}' still unknown"
+        )))
+    }
+
+    async fn fetch_scenario(
+        &self,
+        peer: NodeId,
+        id: &str,
+        process: &str,
+    ) -> Result<(), EngineError> {
+        let request = Request::GetScenario {
+            id: id.to_string(),
+            process: process.to_string(),
+        };
+        let failed = |reason: String| {
+            EngineError::Scenario(format!(
+                "cannot fetch scenario '{id}' from {peer}: {reason}"
+            ))
+        };
+        match self.client.request(peer, request).await {
+            Ok(Response::Scenario { scenario }) => {
+                let engine = self.engine.clone();
+                let id = id.to_string();
+                tokio::task::spawn_blocking(move || {
+                    engine.add_fetched_scenario(&id, scenario, now())
+                })
+                .await
+                .map_err(|e| failed(e.to_string()))?
+            }
+            Ok(Response::Refused { reason }) => Err(failed(reason)),
+            Ok(_) => Err(failed("unexpected answer".into())),
+            Err(e) => Err(failed(e.to_string())),
+        }
+    }
+
+    /// Fetches and applies the events of `process` after this node's head from `peer`,
+    /// until it has sent all it has. Stops at the first refused event.
+    async fn catch_up(self: &Arc<Self>, peer: NodeId, process: &str) -> Result<u64, Refused> {
+        let mut applied = 0;
+        // A chain is fetched in pages; the bound stops a peer that never says "done".
+        for _ in 0..10_000 {
+            let head = self
+                .engine
+                .store()
+                .head(process)
+                .map_err(|e| e.to_string())?;
+            let request = Request::GetEvents {
+                process: process.to_string(),
+                after: head.map(|h| h.hash),
+            };
+            let (events, more) = match self.client.request(peer, request).await {
+                Ok(Response::Events { events, more }) => (events, more),
+                Ok(Response::Refused { reason }) => {
+                    return Err(format!("catch-up refused by the sender: {reason}"))
+                }
+                Ok(_) => return Err("unexpected answer to a catch-up request".into()),
+                Err(e) => return Err(e.to_string()),
+            };
+            if events.is_empty() {
+                break;
+            }
+            for event in &events {
+                match self.apply(peer, process, event).await {
+                    Ok(Received::Applied) => applied += 1,
+                    Ok(Received::Duplicate) => {}
+                    Err(error) => {
+                        let reason = error.to_string();
+                        self.peers.refused(peer, &reason);
+                        return Err(reason);
+                    }
+                }
+            }
+            if !more {
+                break;
+            }
+        }
+        if applied > 0 {
+            tracing::info!(%peer, process, events = applied, "caught up");
+        }
+        Ok(applied)
+    }
+
+    /// Sends `peer` this node's heads of the processes it shares with it.
+    async fn send_heads(self: Arc<Self>, peer: NodeId) {
+        let processes: Vec<String> = lock(&self.shared)
+            .iter()
+            .filter(|(_, nodes)| nodes.contains(&peer))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for chunk in processes.chunks(MAX_HEADS_PER_MESSAGE) {
+            let engine = self.engine.clone();
+            let key = self.key.clone();
+            let chunk = chunk.to_vec();
+            let heads = tokio::task::spawn_blocking(move || {
+                chunk
+                    .iter()
+                    .filter_map(|id| {
+                        let head = engine.store().head(id).ok()??;
+                        Some(SignedHead::sign(&key, id, &head.hash, head.len))
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .await
+            .unwrap_or_default();
+            if heads.is_empty() {
+                continue;
+            }
+            if let Err(error) = self.client.request(peer, Request::Heads { heads }).await {
+                tracing::debug!(%peer, %error, "heads not sent");
+                return;
+            }
+        }
+    }
+
+    /// Fetches what this node lacks of the heads a peer announced.
+    async fn take_heads(self: &Arc<Self>, peer: NodeId, heads: Vec<SignedHead>) -> Response {
+        if heads.len() > MAX_HEADS_PER_MESSAGE {
+            return Response::Refused {
+                reason: format!("more than {MAX_HEADS_PER_MESSAGE} heads in one message"),
+            };
+        }
+        let mut applied = 0u32;
+        for head in heads {
+            if head.signer != peer || !head.verifies() {
+                return Response::Refused {
+                    reason: format!(
+                        "the head of process '{}' is not signed by the sender",
+                        head.process
+                    ),
+                };
+            }
+            let held = self
+                .engine
+                .store()
+                .event_position(&head.process, &head.hash)
+                .ok()
+                .flatten()
+                .is_some();
+            if !held {
+                match self.catch_up(peer, &head.process).await {
+                    Ok(n) => applied += n as u32,
+                    Err(reason) => {
+                        tracing::warn!(%peer, process = %head.process, %reason, "catch-up failed")
+                    }
+                }
+            }
+        }
+        Response::Ack {
+            applied,
+            duplicates: 0,
+        }
+    }
+
+    /// The events of `process` after `after`, for a participant.
+    async fn events_for(
+        self: &Arc<Self>,
+        peer: NodeId,
+        process: String,
+        after: Option<String>,
+    ) -> Response {
+        let engine = self.engine.clone();
+        let answer = tokio::task::spawn_blocking(move || -> Result<Response, String> {
+            let takes_part = engine
+                .read(&process, |p| chain::participants(p).contains(&peer))
+                .map_err(|_| format!("process '{process}' is unknown here"))?;
+            if !takes_part {
+                return Err(format!("{peer} takes no part in process '{process}'"));
+            }
+            let store = engine.store();
+            let from = match &after {
+                Some(hash) => store
+                    .event_position(&process, hash)
+                    .map_err(|e| e.to_string())?
+                    .map_or(0, |p| p + 1),
+                None => 0,
+            };
+            let mut events = store
+                .events_from(&process, from)
+                .map_err(|e| e.to_string())?;
+            let more = events.len() > MAX_EVENTS_PER_ANSWER;
+            events.truncate(MAX_EVENTS_PER_ANSWER);
+            Ok(Response::Events { events, more })
+        })
+        .await;
+        match answer {
+            Ok(Ok(response)) => response,
+            Ok(Err(reason)) => Response::Refused { reason },
+            Err(e) => Response::Refused {
+                reason: format!("internal error: {e}"),
+            },
+        }
+    }
+
+    /// The scenario of `process`, for a participant.
+    async fn scenario_for(self: &Arc<Self>, peer: NodeId, id: String, process: String) -> Response {
+        let engine = self.engine.clone();
+        let answer = tokio::task::spawn_blocking(move || -> Result<Value, String> {
+            let (takes_part, scenario) = engine
+                .read(&process, |p| {
+                    (chain::participants(p).contains(&peer), p.scenario().clone())
+                })
+                .map_err(|_| format!("process '{process}' is unknown here"))?;
+            if !takes_part || scenario.id() != id {
+                return Err(format!(
+                    "{peer} takes no part in a process of scenario '{id}'"
+                ));
+            }
+            Ok(scenario.json().clone())
+        })
+        .await;
+        match answer {
+            Ok(Ok(scenario)) => Response::Scenario { scenario },
+            Ok(Err(reason)) => Response::Refused { reason },
+            Err(e) => Response::Refused {
+                reason: format!("internal error: {e}"),
+            },
+        }
+    }
+}
+
+/// The participants other than `me` that a stored view lists.
+fn participants_of_view(view: &Value, me: NodeId) -> BTreeSet<NodeId> {
+    view.get("participants")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|n| n.as_str()?.parse().ok())
+        .filter(|n| *n != me)
+        .collect()
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
