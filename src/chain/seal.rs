@@ -167,6 +167,38 @@ mod tests {
         assert!(matches!(verify_event(&moved), Err(SealError::Forged(_))));
     }
 
+    /// The test vectors of docs/protocol.md.
+    #[test]
+    fn protocol_test_vectors() {
+        let key = NodeKey::from_bytes(&[1; 32]);
+        let id = key.id().to_string();
+        let mut event: Event = serde_json::from_value(serde_json::json!({
+            "previous": "0".repeat(64),
+            "timestamp": "2025-01-01T00:00:00.000Z",
+            "version": 1,
+            "hash": "",
+        }))
+        .expect("timeout event");
+        event.rehash();
+        sign_event(&key, &mut event).expect("sign");
+        let head = hex::encode(head_digest("p1", "ab", 3));
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/protocol.md"))
+                .expect("docs/protocol.md");
+        let (_, signature) = event.seal();
+        let signature = signature.expect("signature");
+        println!("{id}\n{}\n{signature}\n{head}", event.hash());
+        for value in [id.as_str(), event.hash(), signature, head.as_str()] {
+            assert!(text.contains(value), "docs/protocol.md lacks {value}");
+        }
+        let canonical = r#"{"previous":"0000000000000000000000000000000000000000000000000000000000000000","timestamp":"2025-01-01T00:00:00.000Z","version":1}"#;
+        assert!(text.contains(canonical));
+        let hash = blake3::Hasher::new_derive_key(crate::process::HASH_CONTEXT)
+            .update(canonical.as_bytes())
+            .finalize();
+        assert_eq!(hash.to_hex().as_str(), event.hash());
+    }
+
     #[test]
     fn heads_verify() {
         let key = NodeKey::from_bytes(&[5; 32]);

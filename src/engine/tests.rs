@@ -83,7 +83,15 @@ fn steps_are_committed_and_survive_a_restart() {
 
     // A new engine on the same folder replays the stored events.
     let store: Arc<dyn Store> = Arc::new(RedbStore::open(dir.path()).expect("reopen"));
-    assert_eq!(store.events("p1").expect("events").len(), 3);
+    // The rejected attempt is kept apart, not in the chain.
+    assert_eq!(store.events("p1").expect("events").len(), 2);
+    let rejected = store.rejected("p1").expect("rejected");
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(rejected[0]["action"], "submit");
+    assert_eq!(
+        rejected[0]["errors"],
+        json!(["Response is invalid: data must have required property 'amount'"])
+    );
     assert_eq!(
         store.view("p1").expect("view").expect("some")["current"]["key"],
         json!("review")
@@ -224,10 +232,11 @@ fn work_on_one_process_is_serialized() {
             "the empty response is refused"
         );
     }
-    // every attempt was recorded, in one unbroken chain
-    assert_eq!(store.events("p1").expect("events").len(), 9);
+    // every attempt was recorded in the local log; the chain holds only the start
+    assert_eq!(store.rejected("p1").expect("rejected").len(), 8);
+    assert_eq!(store.events("p1").expect("events").len(), 1);
     let process = engine.process("p1").expect("process");
-    assert_eq!(process.events().len(), 9);
+    assert_eq!(process.events().len(), 1);
 }
 
 #[test]
@@ -252,7 +261,7 @@ fn group_commit_engine_keeps_every_step() {
                     .expect("start");
                 let client = StepActor::key("client");
                 for i in 0..5 {
-                    // refused (no amount): recorded as skipped events
+                    // refused (no amount): kept in the rejected log, not committed
                     engine
                         .step(&id, "submit", &client, Some(json!({})), t(f64::from(i)))
                         .expect("step");
@@ -265,11 +274,12 @@ fn group_commit_engine_keeps_every_step() {
         }
     });
     let stats = engine.commit_stats().expect("group commit");
-    assert_eq!(stats.batches, 6 * 7);
+    assert_eq!(stats.batches, 6 * 2);
     drop((engine, store));
     let store: Arc<dyn Store> = Arc::new(RedbStore::open(dir.path()).expect("reopen"));
     for n in 0..6 {
-        assert_eq!(store.events(&format!("p{n}")).expect("events").len(), 7);
+        assert_eq!(store.events(&format!("p{n}")).expect("events").len(), 2);
+        assert_eq!(store.rejected(&format!("p{n}")).expect("rejected").len(), 5);
         assert!(store.timer(&format!("p{n}")).expect("timer").is_some());
     }
 }

@@ -466,3 +466,28 @@ pub fn parse_peer_address(text: &str) -> Result<(Option<PeerId>, Multiaddr), Net
     });
     Ok((peer, address))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_node_id_is_the_libp2p_peer_id() {
+        let key = NodeKey::from_bytes(&[1; 32]);
+        let libp2p = keypair(&key).expect("keypair").public().to_peer_id();
+        assert_eq!(libp2p.to_string(), key.id().to_string());
+        assert_eq!(peer_id(&key.id()), libp2p);
+        assert_eq!(node_id(&libp2p), Some(key.id()));
+        let (peer, address) =
+            parse_peer_address(&format!("/ip4/127.0.0.1/tcp/4001/p2p/{libp2p}")).expect("address");
+        assert_eq!(peer, Some(libp2p));
+        assert_eq!(
+            address.to_string(),
+            format!("/ip4/127.0.0.1/tcp/4001/p2p/{libp2p}")
+        );
+        assert!(matches!(
+            parse_peer_address("127.0.0.1:4001"),
+            Err(NetError::Address(_))
+        ));
+    }
+}

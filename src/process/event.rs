@@ -149,8 +149,12 @@ pub struct ActionEvent {
     pub action: String,
     /// The actor: `{key, id?, …}` as given by the caller, without `roles`.
     pub actor: Map<String, Value>,
-    /// The response, when one was given.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The response, when one was given (`null` is a response given: it is hashed).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "given"
+    )]
     pub response: Option<Value>,
     /// True when the step was rejected.
     pub skipped: bool,
@@ -190,6 +194,11 @@ pub struct TimeoutEvent {
     pub signature: Option<String>,
     /// The event hash.
     pub hash: String,
+}
+
+/// A field that is present, whatever its value (`null` included): `Some`.
+fn given<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
 }
 
 /// Any event of a process.
@@ -650,6 +659,34 @@ mod tests {
             assert_eq!(sealed.compute_hash(), event.compute_hash());
             assert_eq!(sealed.canonical(true), event.canonical(true));
         }
+    }
+
+    #[test]
+    fn a_null_response_survives_the_round_trip() {
+        let mut event = Event::Action(ActionEvent {
+            previous: "p".into(),
+            timestamp: ts("2025-01-01T00:00:00Z"),
+            action: "go".into(),
+            actor: Map::new(),
+            response: Some(Value::Null),
+            skipped: false,
+            errors: vec![],
+            version: EVENT_VERSION,
+            signer: None,
+            signature: None,
+            hash: String::new(),
+        });
+        event.rehash();
+        let back: Event = serde_json::from_str(&event.to_json().to_string()).expect("parse");
+        assert_eq!(back, event);
+        assert!(back.hash_is_valid());
+        let mut none = event.to_json();
+        none.as_object_mut().expect("object").remove("response");
+        let none: Event = serde_json::from_value(none).expect("parse");
+        assert!(matches!(
+            none,
+            Event::Action(ActionEvent { response: None, .. })
+        ));
     }
 
     #[test]
