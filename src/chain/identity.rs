@@ -39,7 +39,7 @@ impl NodeKey {
 
     /// The node id (public key).
     pub fn id(&self) -> NodeId {
-        NodeId(self.0.verifying_key())
+        NodeId(self.0.verifying_key().to_bytes())
     }
 
     /// Signs `message`; the signature is hex.
@@ -54,27 +54,28 @@ impl fmt::Debug for NodeKey {
     }
 }
 
-/// The public key of a node: text (the peer id) in JSON, 32 bytes in signatures.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct NodeId(VerifyingKey);
+/// The public key of a node: text (the peer id) in JSON, 32 bytes in signatures. Holds
+/// the bytes of a key checked to be a valid ed25519 point.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NodeId([u8; 32]);
 
 impl NodeId {
     /// The node id of the 32 public key bytes.
     pub fn from_public_bytes(bytes: &[u8; 32]) -> Result<Self, IdentityError> {
         VerifyingKey::from_bytes(bytes)
-            .map(NodeId)
+            .map(|key| NodeId(key.to_bytes()))
             .map_err(|_| IdentityError::NodeId(hex::encode(bytes)))
     }
 
     /// The 32 public key bytes.
     pub fn public_bytes(&self) -> [u8; 32] {
-        self.0.to_bytes()
+        self.0
     }
 
     /// The peer id bytes (the identity multihash of the protobuf-encoded key).
     pub fn peer_id_bytes(&self) -> Vec<u8> {
         let mut out = PEER_ID_PREFIX.to_vec();
-        out.extend_from_slice(self.0.as_bytes());
+        out.extend_from_slice(&self.0);
         out
     }
 
@@ -93,8 +94,9 @@ impl NodeId {
             .ok()
             .and_then(|b| b.try_into().ok())
             .ok_or(IdentityError::Signature)?;
-        Ok(self
-            .0
+        let key = VerifyingKey::from_bytes(&self.0)
+            .map_err(|_| IdentityError::NodeId(hex::encode(self.0)))?;
+        Ok(key
             .verify_strict(message, &Signature::from_bytes(&bytes))
             .is_ok())
     }
@@ -103,18 +105,6 @@ impl NodeId {
     pub fn short(&self) -> String {
         let text = self.to_string();
         text[text.len().saturating_sub(8)..].to_string()
-    }
-}
-
-impl PartialOrd for NodeId {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for NodeId {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.0.as_bytes().cmp(other.0.as_bytes())
     }
 }
 

@@ -60,18 +60,24 @@ pub enum EngineError {
         process: String,
         /// The actor key.
         actor: String,
-        /// The node bound to the actor.
-        node: NodeId,
+        /// The node bound to the actor (its id).
+        node: String,
     },
     /// An event received from a peer is refused.
     #[error(transparent)]
-    Refused(#[from] Refusal),
+    Refused(Box<Refusal>),
     /// An event received from a peer names a scenario this node does not hold yet.
     #[error("scenario '{0}' is unknown here; fetch it first")]
     UnknownScenario(String),
     /// The committer thread could not be started.
     #[error("cannot start the committer thread: {0}")]
     Committer(#[source] std::io::Error),
+}
+
+impl From<Refusal> for EngineError {
+    fn from(refusal: Refusal) -> Self {
+        EngineError::Refused(Box::new(refusal))
+    }
 }
 
 /// Result with [`EngineError`].
@@ -433,7 +439,7 @@ impl Engine {
             Some(node) if node != me => Err(EngineError::ForeignActor {
                 process: process.id().to_string(),
                 actor: actor.to_string(),
-                node,
+                node: node.to_string(),
             }),
             _ => Ok(()),
         }
@@ -664,7 +670,7 @@ impl Engine {
         rules: ReceiptRules,
     ) -> Result<Received> {
         let refused = |reason: String| {
-            EngineError::Refused(Refusal::Invalid {
+            EngineError::from(Refusal::Invalid {
                 hash: event.hash().to_string(),
                 reason,
             })
@@ -720,7 +726,7 @@ impl Engine {
         if previous != process.last_event().hash()
             && self.store.event_position(process_id, previous)?.is_none()
         {
-            return Err(EngineError::Refused(Refusal::Orphan {
+            return Err(EngineError::from(Refusal::Orphan {
                 hash: event.hash().to_string(),
                 previous: previous.to_string(),
             }));
@@ -743,7 +749,7 @@ impl Engine {
         if let Some(refusal) = refusal {
             // The cached process may hold the refused event or be half-changed.
             *guard = None;
-            return Err(EngineError::Refused(refusal));
+            return Err(refusal.into());
         }
         if let Err(e) = self.commit(process, before, true, Some(from)) {
             *guard = None;

@@ -6,6 +6,7 @@
 //! periodically so that a node that was away fetches what it missed ([`sync`]). Every
 //! received event goes through the engine's one write path ([`crate::engine::Engine::receive`]).
 
+mod codec;
 pub mod peers;
 pub mod protocol;
 pub mod swarm;

@@ -42,6 +42,18 @@ pub enum Request {
         /// The hash of the last event the asker holds.
         after: Option<String>,
     },
+    /// Not sent: a request over [`MAX_REQUEST_BYTES`] as the receiver sees it.
+    #[serde(skip)]
+    Oversized {
+        /// The limit.
+        limit: u64,
+    },
+    /// Not sent: a request that is not JSON of this protocol, as the receiver sees it.
+    #[serde(skip)]
+    Unreadable {
+        /// Why.
+        reason: String,
+    },
     /// The normalized scenario `id`, which process `process` runs.
     GetScenario {
         /// The scenario id.

@@ -3,8 +3,9 @@
 //! Inbound requests go out of the loop to the [`Inbound`] channel with their response
 //! channel, and come back as [`Command::Respond`].
 
+use super::codec::SyncCodec;
 use super::peers::Peers;
-use super::protocol::{Request, Response, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, PROTOCOL};
+use super::protocol::{Request, Response, PROTOCOL};
 use crate::chain::{NodeId, NodeKey};
 use crate::engine::timers::now;
 use futures::StreamExt;
@@ -43,7 +44,7 @@ pub enum NetError {
 /// The behaviours of a node.
 #[derive(NetworkBehaviour)]
 pub(crate) struct Behaviour {
-    sync: request_response::json::Behaviour<Request, Response>,
+    sync: request_response::Behaviour<SyncCodec>,
     identify: identify::Behaviour,
     ping: ping::Behaviour,
     kad: kad::Behaviour<kad::store::MemoryStore>,
@@ -186,11 +187,8 @@ impl Network {
             .map_err(|e| transport(&e))?
             .with_behaviour(|key| {
                 let me = key.public().to_peer_id();
-                let codec = request_response::json::codec::Codec::default()
-                    .set_request_size_maximum(MAX_REQUEST_BYTES)
-                    .set_response_size_maximum(MAX_RESPONSE_BYTES);
                 let sync = request_response::Behaviour::with_codec(
-                    codec,
+                    SyncCodec,
                     [(StreamProtocol::new(PROTOCOL), ProtocolSupport::Full)],
                     request_response::Config::default().with_request_timeout(timeout),
                 );
@@ -332,15 +330,13 @@ impl Network {
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
-                num_established,
+                num_established: 0,
                 ..
             } => {
-                if num_established == 0 {
-                    self.open.remove(&peer_id);
-                    if let Some(node) = node_id(&peer_id) {
-                        tracing::info!(peer = %node, "peer disconnected");
-                        self.peers.set_connected(node, false, now());
-                    }
+                self.open.remove(&peer_id);
+                if let Some(node) = node_id(&peer_id) {
+                    tracing::info!(peer = %node, "peer disconnected");
+                    self.peers.set_connected(node, false, now());
                 }
             }
             SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.sync_event(event),
@@ -431,15 +427,9 @@ impl Network {
                 }
             }
             Event::InboundFailure { peer, error, .. } => {
-                // An unreadable request (too large, not our JSON) counts against its sender.
-                if let (Some(node), request_response::InboundFailure::Io(e)) =
-                    (node_id(&peer), &error)
-                {
-                    self.peers
-                        .refused(node, &format!("unreadable request: {e}"));
-                } else {
-                    tracing::debug!(%peer, %error, "inbound request failed");
-                }
+                // Unreadable requests arrive as requests (see the codec); what is left are
+                // streams that broke off or timed out.
+                tracing::debug!(%peer, %error, "inbound request failed");
             }
             Event::ResponseSent { .. } => {}
         }

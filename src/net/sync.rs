@@ -244,6 +244,12 @@ impl Replicator {
             Request::Heads { heads } => self.take_heads(peer, heads).await,
             Request::GetEvents { process, after } => self.events_for(peer, process, after).await,
             Request::GetScenario { id, process } => self.scenario_for(peer, id, process).await,
+            Request::Oversized { limit } => Response::Refused {
+                reason: format!("unreadable request: over {limit} bytes"),
+            },
+            Request::Unreadable { reason } => Response::Refused {
+                reason: format!("unreadable request: {reason}"),
+            },
         }
     }
 
@@ -257,16 +263,16 @@ impl Replicator {
         let (mut applied, mut duplicates) = (0, 0);
         for event in events {
             let mut result = self.apply(peer, process, &event).await;
-            if matches!(
-                result,
-                Err(EngineError::Refused(chain::Refusal::Orphan { .. }))
-            ) || matches!(
-                &result,
-                Err(EngineError::NotFound {
-                    kind: "process",
-                    ..
-                })
-            ) {
+            let orphan = matches!(&result, Err(EngineError::Refused(r)) if matches!(**r, chain::Refusal::Orphan { .. }));
+            if orphan
+                || matches!(
+                    &result,
+                    Err(EngineError::NotFound {
+                        kind: "process",
+                        ..
+                    })
+                )
+            {
                 if let Err(reason) = self.catch_up(peer, process).await {
                     return Response::Refused { reason };
                 }
