@@ -317,3 +317,78 @@ async fn a_connected_node_that_takes_no_part_never_receives_the_process() {
     let (_, scenarios) = c.get("/scenarios", &admin).await;
     assert_eq!(scenarios, json!([]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timeout_fired_by_every_participant_is_one_event_in_every_chain() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let specs = [
+        NodeSpec::new(root.path(), "a"),
+        NodeSpec::new(root.path(), "b"),
+        NodeSpec::new(root.path(), "c"),
+    ];
+    let [sa, sb, sc] = &specs;
+    let a = sa.start(&[sb, sc]).await;
+    let b = sb.start(&[sa, sc]).await;
+    let c = sc.start(&[sa, sb]).await;
+    a.wait_connected(&[&b.id, &c.id]).await;
+    let scenario = a.store_scenario(&fixtures().join("deadline.yaml")).await;
+    let alice = a.token("alice").await;
+    let mut ids = vec![];
+    for _ in 0..3 {
+        let (status, process) = a
+            .post(
+                "/processes",
+                &alice,
+                Some(json!({
+                    "scenario": scenario,
+                    "actors": {
+                        "a": {"id": "alice"},
+                        "b": {"id": "bob", "node": sb.id},
+                        "c": {"id": "claire", "node": sc.id},
+                    },
+                    "action": "begin",
+                })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{process}");
+        ids.push(process["id"].as_str().expect("id").to_string());
+    }
+    // Every node's timer fires the timeout two seconds after `begin`; the events are the
+    // same (same due time, the signer is not hashed), so each chain ends with one.
+    for id in &ids {
+        let started = std::time::Instant::now();
+        let expired = loop {
+            match a.process(id).await {
+                Some(p) if p["current"]["key"] == "(expired)" => break p,
+                _ => {
+                    assert!(
+                        started.elapsed() < std::time::Duration::from_secs(30),
+                        "no timeout"
+                    );
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            }
+        };
+        let events = hashes(&expired);
+        assert_eq!(events.len(), 3, "{expired}");
+        b.wait_for(id, &events).await;
+        c.wait_for(id, &events).await;
+        for node in [&a, &b, &c] {
+            let process = node.process(id).await.expect("process");
+            let timeouts = process["events"]
+                .as_array()
+                .expect("events")
+                .iter()
+                .filter(|e| e.get("action").is_none() && e.get("previous").is_some())
+                .count();
+            assert_eq!(timeouts, 1);
+            assert_eq!(process["current"]["key"], "(expired)");
+        }
+    }
+    // Late answers are refused everywhere: the state is final.
+    let bob = b.token("bob").await;
+    assert_eq!(
+        b.step(&ids[0], "answer", &bob, json!(null)).await,
+        StatusCode::BAD_REQUEST
+    );
+}
