@@ -116,3 +116,37 @@ pub async fn peers(
     let peers = serde_json::to_value(peers).map_err(|e| ApiError::Emit(e.to_string()))?;
     Ok(Reply::ok(peers).format(format))
 }
+
+/// `GET /replication?since=MILLIS`.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+pub struct ReplicationQuery {
+    /// Only events received at or after this time (ms since the Unix epoch).
+    since: Option<i64>,
+}
+
+/// How late the events received from peers arrived: `{received, p50Ms, p99Ms, maxMs}`,
+/// from an event's timestamp (taken by its author when the step request came in) to its
+/// commit here; the latest 200,000 events are kept.
+#[utoipa::path(
+    get, path = "/replication", tag = "system",
+    security(("bearer" = [])),
+    params(ReplicationQuery),
+    responses(
+        (status = 200, description = "Arrival lags", body = Object),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+    )
+)]
+pub async fn replication(
+    State(state): State<AppState>,
+    _user: super::auth::User,
+    axum::extract::Query(query): axum::extract::Query<ReplicationQuery>,
+    Accept(format): Accept,
+) -> Result<Reply> {
+    let stats = state
+        .network
+        .as_ref()
+        .map(|p| p.arrival_stats(query.since.unwrap_or(i64::MIN)))
+        .unwrap_or_default();
+    let stats = serde_json::to_value(stats).map_err(|e| ApiError::Emit(e.to_string()))?;
+    Ok(Reply::ok(stats).format(format))
+}

@@ -52,6 +52,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(info::demo_accounts))
         .routes(routes!(info::health))
         .routes(routes!(info::peers))
+        .routes(routes!(info::replication))
         .routes(routes!(
             scenarios::list_scenarios,
             scenarios::store_scenario

@@ -39,6 +39,9 @@ pub(crate) enum BenchCommand {
     /// Load a node over loopback HTTP: start processes and step them concurrently; report
     /// steps/s and latency.
     Http(HttpArgs),
+    /// Three nodes (separate processes) on loopback sharing processes: replicated steps/s,
+    /// arrival latency at the other nodes, and the cost of signing and verifying an event.
+    P2p(super::bench_p2p::P2pArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -71,6 +74,13 @@ impl BenchCommand {
     pub(crate) fn run(self) -> ExitCode {
         match self {
             BenchCommand::Http(args) => match args.run() {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            },
+            BenchCommand::P2p(args) => match args.run() {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("error: {e:#}");
@@ -279,7 +289,7 @@ struct Report {
 }
 
 /// The latency at quantile `q` (0–1) of sorted microseconds.
-fn percentile(sorted: &[u32], q: f64) -> u32 {
+pub(crate) fn percentile(sorted: &[u32], q: f64) -> u32 {
     if sorted.is_empty() {
         return 0;
     }
@@ -317,9 +327,9 @@ fn is_loopback(ip: IpAddr) -> bool {
     }
 }
 
-type Conn = SendRequest<Full<Bytes>>;
+pub(crate) type Conn = SendRequest<Full<Bytes>>;
 
-async fn connect(addr: SocketAddr) -> Result<Conn> {
+pub(crate) async fn connect(addr: SocketAddr) -> Result<Conn> {
     let stream = tokio::net::TcpStream::connect(addr)
         .await
         .with_context(|| format!("cannot connect to {addr}"))?;
@@ -335,7 +345,7 @@ async fn connect(addr: SocketAddr) -> Result<Conn> {
 }
 
 /// One request; returns the status, the `Location` header and the body.
-async fn call(
+pub(crate) async fn call(
     conn: &mut Conn,
     method: Method,
     host: &str,
@@ -378,12 +388,12 @@ async fn call(
         .map_err(Into::into)
 }
 
-fn text(bytes: &Bytes) -> String {
+pub(crate) fn text(bytes: &Bytes) -> String {
     String::from_utf8_lossy(bytes).chars().take(300).collect()
 }
 
 /// The token of demo account `account` of a development node.
-async fn demo_token(conn: &mut Conn, host: &str, account: &str) -> Result<String> {
+pub(crate) async fn demo_token(conn: &mut Conn, host: &str, account: &str) -> Result<String> {
     let (status, _, body) = call(conn, Method::GET, host, "/demo-accounts", None, None).await?;
     if !status.is_success() {
         bail!(

@@ -3,6 +3,7 @@
 //! (`store check`).
 
 mod bench;
+mod bench_p2p;
 mod keygen;
 mod run;
 mod scenario;

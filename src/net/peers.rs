@@ -5,7 +5,7 @@
 use crate::chain::NodeId;
 use crate::process::Timestamp;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
 
 /// A peer as `GET /peers` shows it.
@@ -55,6 +55,26 @@ pub struct Peers {
     book: Vec<BookEntry>,
     table: Mutex<BTreeMap<NodeId, PeerStatus>>,
     listening: Mutex<Vec<String>>,
+    /// `(received at, lag)` in ms of the latest events received, at most [`ARRIVALS_KEPT`].
+    arrivals: Mutex<VecDeque<(i64, u32)>>,
+}
+
+/// Arrival lags kept for [`Peers::arrival_stats`].
+pub const ARRIVALS_KEPT: usize = 200_000;
+
+/// How late events arrived: from their timestamp (taken by the authoring node when the step
+/// request came in) to their commit here.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ArrivalStats {
+    /// Events received from peers and committed, among those kept.
+    pub received: u64,
+    /// Median lag, ms.
+    pub p50_ms: u32,
+    /// 99th percentile, ms.
+    pub p99_ms: u32,
+    /// Largest, ms.
+    pub max_ms: u32,
 }
 
 impl Peers {
@@ -82,6 +102,7 @@ impl Peers {
             book,
             table: Mutex::new(table),
             listening: Mutex::new(Vec::new()),
+            arrivals: Mutex::new(VecDeque::new()),
         }
     }
 
@@ -168,6 +189,38 @@ impl Peers {
                 s.addresses.push(address);
             }
         });
+    }
+
+    /// An event received from a peer was committed at `now` (ms), `lag_ms` after its
+    /// timestamp.
+    pub fn record_arrival(&self, now: i64, lag_ms: u32) {
+        let mut arrivals = lock(&self.arrivals);
+        if arrivals.len() >= ARRIVALS_KEPT {
+            arrivals.pop_front();
+        }
+        arrivals.push_back((now, lag_ms));
+    }
+
+    /// The lags of the events received at or after `since` (ms since the epoch).
+    pub fn arrival_stats(&self, since: i64) -> ArrivalStats {
+        let mut lags: Vec<u32> = lock(&self.arrivals)
+            .iter()
+            .filter(|(at, _)| *at >= since)
+            .map(|(_, lag)| *lag)
+            .collect();
+        lags.sort_unstable();
+        let at = |q: f64| {
+            let rank = ((lags.len() as f64) * q).ceil() as usize;
+            lags.get(rank.clamp(1, lags.len().max(1)) - 1)
+                .copied()
+                .unwrap_or(0)
+        };
+        ArrivalStats {
+            received: lags.len() as u64,
+            p50_ms: at(0.5),
+            p99_ms: at(0.99),
+            max_ms: lags.last().copied().unwrap_or(0),
+        }
     }
 
     /// Something `id` sent was refused for `reason`.

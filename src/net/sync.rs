@@ -315,6 +315,13 @@ impl Replicator {
                 Err(EngineError::UnknownScenario(scenario)) => {
                     self.fetch_scenario(peer, &scenario, process).await?;
                 }
+                Ok(Received::Applied) => {
+                    let now = now().millis();
+                    let lag = now.saturating_sub(event.timestamp().millis()).max(0);
+                    self.peers
+                        .record_arrival(now, u32::try_from(lag).unwrap_or(u32::MAX));
+                    return Ok(Received::Applied);
+                }
                 other => return other,
             }
         }
