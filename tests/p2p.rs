@@ -392,3 +392,71 @@ async fn a_timeout_fired_by_every_participant_is_one_event_in_every_chain() {
         StatusCode::BAD_REQUEST
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_bound_to_an_actor_by_a_step_receives_the_whole_chain() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let specs = [
+        NodeSpec::new(root.path(), "host"),
+        NodeSpec::new(root.path(), "guest"),
+        NodeSpec::new(root.path(), "outsider"),
+    ];
+    let [sa, sb, sc] = &specs;
+    let a = sa.start(&[sb, sc]).await;
+    let b = sb.start(&[sa, sc]).await;
+    let c = sc.start(&[sa, sb]).await;
+    a.wait_connected(&[&b.id, &c.id]).await;
+    let scenario = a.store_scenario(&fixtures().join("invite.yaml")).await;
+    let alice = a.token("alice").await;
+    let (status, process) = a
+        .post(
+            "/processes",
+            &alice,
+            Some(json!({
+                "scenario": scenario,
+                "actors": {"host": {"id": "alice"}, "guest": {"id": "bob"}},
+            })),
+        )
+        .await;
+    // alice may not start without an action; admin may.
+    assert_eq!(status, StatusCode::FORBIDDEN, "{process}");
+    let admin = a.token("admin").await;
+    let (status, process) = a
+        .post(
+            "/processes",
+            &admin,
+            Some(json!({
+                "scenario": scenario,
+                "actors": {"host": {"id": "alice"}, "guest": {"id": "bob"}},
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{process}");
+    let id = process["id"].as_str().expect("id").to_string();
+    // Local so far: nothing reached the guest's node.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(b.hashes(&id).await, Vec::<String>::new());
+
+    assert_eq!(
+        a.step(&id, "invite", &alice, json!({"node": sb.id})).await,
+        StatusCode::NO_CONTENT
+    );
+    let events = a.hashes(&id).await;
+    b.wait_for(&id, &events).await;
+    let bob = b.token("bob").await;
+    assert_eq!(
+        b.step(&id, "reply", &bob, json!({"answer": "gladly"}))
+            .await,
+        StatusCode::NO_CONTENT
+    );
+    let events = b.hashes(&id).await;
+    a.wait_for(&id, &events).await;
+    let done = a.process(&id).await.expect("process");
+    assert_eq!(done["result"], json!({"answer": "gladly"}));
+    assert_eq!(done["events"][2]["signer"], sb.id);
+    // The outsider still knows nothing of it.
+    let (status, _) = c
+        .get(&format!("/processes/{id}"), &c.token("admin").await)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

@@ -758,6 +758,84 @@ impl Engine {
         Ok(Received::Applied)
     }
 
+    /// Applies the whole chain of a process this node does not hold yet, received from
+    /// peer `from` (a catch-up): every event is checked as [`Engine::receive`] checks it and
+    /// replayed, and the chain is committed at once only if this node is a participant at
+    /// its end — which covers a node bound to an actor by a later step, who takes no part at
+    /// the start.
+    pub fn receive_chain(
+        &self,
+        process_id: &str,
+        events: &[Event],
+        from: NodeId,
+        rules: ReceiptRules,
+    ) -> Result<Received> {
+        let Some(Event::Instantiate(start)) = events.first() else {
+            return Err(EngineError::NotFound {
+                kind: "process",
+                id: process_id.to_string(),
+            });
+        };
+        let refused = |event: &Event, reason: String| {
+            EngineError::from(Refusal::Invalid {
+                hash: event.hash().to_string(),
+                reason,
+            })
+        };
+        let slot = self.slot(process_id);
+        let mut guard = lock(&slot);
+        if self.store.head(process_id)?.is_some() {
+            return Ok(Received::Duplicate);
+        }
+        if start.id != process_id {
+            return Err(refused(
+                &events[0],
+                format!("it starts process '{}'", start.id),
+            ));
+        }
+        chain::check_received(None, &events[0], rules)?;
+        let scenario = match self.scenario(&start.scenario) {
+            Err(EngineError::NotFound { .. }) => {
+                return Err(EngineError::UnknownScenario(start.scenario.clone()))
+            }
+            other => other?,
+        };
+        let mut process = process::replay(scenario, &events[..1])
+            .map_err(|e| refused(&events[0], e.to_string()))?;
+        for event in &events[1..] {
+            if matches!(event, Event::Action(a) if a.skipped) {
+                return Err(refused(event, "rejected attempts are never shared".into()));
+            }
+            chain::check_received(Some(&process), event, rules)?;
+            match process.apply_recorded(event) {
+                Ok(Recorded::Applied) => {}
+                Ok(Recorded::Rejected(errors)) => {
+                    return Err(Refusal::Rejected {
+                        hash: event.hash().to_string(),
+                        errors: errors.join("; "),
+                    }
+                    .into())
+                }
+                Ok(Recorded::NotDue) => {
+                    return Err(Refusal::NotDue(event.hash().to_string()).into())
+                }
+                Err(e) => return Err(refused(event, e.to_string())),
+            }
+        }
+        if !self
+            .node_id()
+            .is_some_and(|me| chain::participants(&process).contains(&me))
+        {
+            return Err(refused(
+                &events[0],
+                format!("this node takes no part in process '{process_id}'"),
+            ));
+        }
+        self.commit(&process, 0, true, Some(from))?;
+        *guard = Some(process);
+        Ok(Received::Applied)
+    }
+
     fn slot(&self, id: &str) -> Slot {
         self.slots().get(id, self.cache_capacity)
     }

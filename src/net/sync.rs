@@ -330,6 +330,47 @@ impl Replicator {
         )))
     }
 
+    /// [`Engine::receive_chain`] on a blocking thread, fetching the scenario first when it
+    /// is unknown here.
+    async fn receive_chain(
+        self: &Arc<Self>,
+        peer: NodeId,
+        process: &str,
+        events: &[Event],
+    ) -> Result<(), Refused> {
+        for _ in 0..2 {
+            let engine = self.engine.clone();
+            let (id, owned, rules) = (process.to_string(), events.to_vec(), self.rules());
+            let result =
+                tokio::task::spawn_blocking(move || engine.receive_chain(&id, &owned, peer, rules))
+                    .await
+                    .map_err(|e| format!("receive task failed: {e}"))?;
+            match result {
+                Ok(Received::Applied) => {
+                    let now = now().millis();
+                    for event in events {
+                        let lag = now.saturating_sub(event.timestamp().millis()).max(0);
+                        self.peers
+                            .record_arrival(now, u32::try_from(lag).unwrap_or(u32::MAX));
+                    }
+                    return Ok(());
+                }
+                Ok(Received::Duplicate) => return Ok(()),
+                Err(EngineError::UnknownScenario(scenario)) => {
+                    self.fetch_scenario(peer, &scenario, process)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+                Err(error) => {
+                    let reason = error.to_string();
+                    self.peers.refused(peer, &reason);
+                    return Err(reason);
+                }
+            }
+        }
+        Err(format!("scenario of process '{process}' still unknown"))
+    }
+
     async fn fetch_scenario(
         &self,
         peer: NodeId,
@@ -386,6 +427,16 @@ impl Replicator {
             };
             if events.is_empty() {
                 break;
+            }
+            if head_is_none(&self.engine, process)? {
+                // A process new here: its whole first page is checked and stored at once,
+                // so that a node bound to an actor by a later step is let in.
+                self.receive_chain(peer, process, &events).await?;
+                applied += events.len() as u64;
+                if !more {
+                    break;
+                }
+                continue;
             }
             for event in &events {
                 match self.apply(peer, process, event).await {
@@ -544,6 +595,15 @@ impl Replicator {
             },
         }
     }
+}
+
+/// Whether the engine holds no event of `process`.
+fn head_is_none(engine: &Engine, process: &str) -> Result<bool, Refused> {
+    Ok(engine
+        .store()
+        .head(process)
+        .map_err(|e| e.to_string())?
+        .is_none())
 }
 
 /// The participants other than `me` that a stored view lists.
