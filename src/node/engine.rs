@@ -298,6 +298,9 @@ impl Engine {
             |process| {
                 let before = process.events().len();
                 let outcome = process.step(action, actor, response, at)?;
+                if outcome.skipped {
+                    super::rejected::cap_rejected(process);
+                }
                 let moved = !outcome.skipped;
                 Ok((outcome, before, moved))
             },

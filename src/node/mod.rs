@@ -5,6 +5,7 @@ pub mod check;
 pub mod committer;
 pub mod config;
 pub mod engine;
+pub mod rejected;
 pub mod server;
 pub mod timers;
 

@@ -61,6 +61,22 @@ impl Process {
         })
     }
 
+    /// Lets `amend` change the last event when it is a rejected (skipped) action, then
+    /// rehashes it; `false` (and nothing changed) otherwise. A skipped event is replayed as
+    /// recorded, so this keeps the chain valid: the node uses it to cap what a rejected
+    /// attempt stores.
+    pub(crate) fn amend_rejected(&mut self, amend: impl FnOnce(&mut ActionEvent)) -> bool {
+        let Some(event) = self.events.last_mut() else {
+            return false;
+        };
+        match event {
+            Event::Action(action) if action.skipped => amend(action),
+            _ => return false,
+        }
+        event.rehash();
+        true
+    }
+
     /// Applies an action event. The event is appended (as given; the caller fixes its
     /// outcome and hash afterwards) and the errors are returned: empty when the step was
     /// accepted, else the process is as before apart from the appended event.
