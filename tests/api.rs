@@ -10,7 +10,7 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-const SECRET: &str = "test-secret-for-the-api-tests";
+const SECRET: &str = "test-secret-for-the-api-tests-of-32-bytes-or-more";
 const YAML: &str = "application/yaml";
 
 /// The quote scenario: a client requests, a supplier offers a price, the client accepts or
@@ -111,6 +111,7 @@ fn settings() -> ApiSettings {
         dev: false,
         read_only_scenarios: false,
         body_limit: 64 * 1024,
+        yaml_body_limit: 64 * 1024,
         node_id: "node-1".into(),
         cors_origins: vec![],
     }
@@ -1370,7 +1371,7 @@ async fn api_keys() {
         .post("/apikey", &admin())
         .header(CONTENT_TYPE, YAML)
         .body(
-            format!("name: shop\nprivileges: [process:start, process:step, scenario:read]\nprocesses:\n  - scenario: {id}\n    actions: [request, offer]\n"),
+            format!("name: shop\nprivileges: [process:start, process:step, process:super, scenario:read]\nprocesses:\n  - scenario: {id}\n    actions: [request, offer]\n"),
         )
         .send()
         .await
@@ -1391,7 +1392,8 @@ async fn api_keys() {
     assert!(keys[0].get("token").is_none(), "the token is shown once");
     assert!(keys[0].get("hash").is_none());
 
-    // the key acts for an application: no action needed to start, As-Actor picks the actor
+    // the key holds process:super, so it acts for an application: no action needed to
+    // start, As-Actor picks the actor
     let res = node
         .post("/processes", &token_)
         .json(&json!({"scenario": id, "actors": {"supplier": {"id": "bob"}}}))
@@ -1560,10 +1562,10 @@ async fn people_do_not_speak_for_services() {
     // an application with a key may; an empty body with any content type is no response
     let key = issue(
         &node,
-        json!({"name": "checker", "privileges": ["process:step"]}),
+        json!({"name": "checker", "privileges": ["process:step", "process:super"]}),
     )
     .await;
-    // an unrestricted application key takes part in every process
+    // an unrestricted application key (process:super) takes part in every process
     let res = node.get("/processes", &key).send().await.expect("send");
     assert_eq!(res.headers()["x-total-count"], "1");
     assert_eq!(json_of(res).await[0]["id"], pid.as_str());
@@ -1578,10 +1580,11 @@ async fn people_do_not_speak_for_services() {
     assert_eq!(res.status(), StatusCode::OK);
     let process = json_of(res).await;
     assert_eq!(process["current"]["key"], "(ok)");
-    assert_eq!(
-        events(&process).last().expect("event")["actor"],
-        json!({"key": "service:checker"})
-    );
+    // the event names the key and the user who issued it
+    let actor = &events(&process).last().expect("event")["actor"];
+    assert_eq!(actor["key"], "service:checker");
+    assert_eq!(actor["issuer"], "admin");
+    assert!(actor["apiKey"].is_string(), "{actor}");
 }
 
 /// Signs `claims` with HS256 and `secret`.

@@ -47,4 +47,3 @@ pub(crate) fn cap_rejected(process: &mut Process) {
         }
     });
 }
-
