@@ -281,8 +281,8 @@ fn summary_of(id: &str, view: &Value, scenario: Option<ScenarioSummary>) -> Proc
         (status = 201, description = "Started; `Location: /processes/{id}`", body = Object),
         (status = 400, description = "Bad instructions, unknown or disabled scenario, or the first step was rejected (`reason`)", body = ErrorBody),
         (status = 401, description = "Not authenticated", body = ErrorBody),
-        (status = 403, description = "Missing privilege `process:start`, restricted API key, or no action", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 403, description = "Missing privilege `process:start`, restricted API key, no action, or a user bound to an actor with a role without the role", body = ErrorBody),
+        (status = 413, description = "Body too large (YAML has a smaller limit)", body = ErrorBody),
         (status = 415, description = "Unsupported content type", body = ErrorBody),
     )
 )]
@@ -438,7 +438,7 @@ pub async fn get_process(
         (status = 401, description = "Not authenticated", body = ErrorBody),
         (status = 403, description = "Missing privilege `process:step`, not an actor for this action, or restricted API key", body = ErrorBody),
         (status = 404, description = "Unknown process or action", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 413, description = "Body too large (YAML has a smaller limit)", body = ErrorBody),
         (status = 415, description = "Unsupported content type", body = ErrorBody),
     )
 )]

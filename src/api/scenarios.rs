@@ -94,10 +94,10 @@ pub async fn list_scenarios(
     responses(
         (status = 201, description = "Stored; `Location: /scenarios/{id}`", body = Object),
         (status = 200, description = "Already stored (enabled again)", body = Object),
-        (status = 400, description = "Malformed or invalid scenario; `reason` lists validation errors", body = ErrorBody),
+        (status = 400, description = "Malformed, invalid or too large scenario (docs/security.md); `reason` lists validation errors", body = ErrorBody),
         (status = 401, description = "Not authenticated", body = ErrorBody),
         (status = 403, description = "Missing privilege `scenario:write`, or read-only mode", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 413, description = "Body too large (YAML has a smaller limit)", body = ErrorBody),
         (status = 415, description = "Unsupported content type", body = ErrorBody),
     )
 )]

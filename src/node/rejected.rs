@@ -47,3 +47,78 @@ pub(crate) fn cap_rejected(process: &mut Process) {
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::Engine;
+    use crate::process::{Event, StepActor, Timestamp};
+    use crate::schema::SchemaRegistry;
+    use crate::store::MemoryStore;
+    use serde_json::{Map, Value};
+    use std::sync::Arc;
+
+    /// One action whose response needs 30 number properties.
+    fn scenario() -> Value {
+        let properties: Map<String, Value> = (0..30)
+            .map(|n| (format!("p{n}"), json!({"type": "number"})))
+            .collect();
+        let required: Vec<String> = (0..30).map(|n| format!("p{n}")).collect();
+        json!({
+            "name": "many", "version": "1.0",
+            "actors": {"a": {}},
+            "actions": {"go": {"actor": "a", "response": {
+                "type": "object", "properties": properties, "required": required,
+            }}},
+            "states": {"initial": {"on": "go", "by": "a", "goto": "(done)"}},
+        })
+    }
+
+    #[test]
+    fn a_rejected_attempt_is_capped_and_still_replays() {
+        let at = Timestamp::from_millis(1_735_689_600_000);
+        let store = Arc::new(MemoryStore::new());
+        let engine = Engine::new(store.clone(), SchemaRegistry::new());
+        let (id, _) = engine.add_scenario(&scenario(), at).expect("scenario");
+        engine.start(&id, "p", Map::new(), at).expect("start");
+        let big = json!({"text": "x".repeat(MAX_REJECTED_RESPONSE)});
+        let (outcome, process) = engine
+            .step("p", "go", &StepActor::key("a"), Some(big.clone()), at)
+            .expect("step");
+        assert!(outcome.skipped);
+        assert!(
+            outcome.errors.len() > MAX_REJECTED_ERRORS,
+            "{:?}",
+            outcome.errors
+        );
+        let Some(Event::Action(event)) = process.events().last() else {
+            panic!("no action event");
+        };
+        let bytes = serde_json::to_vec(&big).expect("json");
+        assert_eq!(
+            event.response,
+            Some(json!({
+                "truncated": true,
+                "bytes": bytes.len(),
+                "sha256": hex::encode(Sha256::digest(&bytes)),
+            }))
+        );
+        assert_eq!(event.errors.len(), MAX_REJECTED_ERRORS + 1);
+        assert_eq!(
+            event.errors[..MAX_REJECTED_ERRORS],
+            outcome.errors[..MAX_REJECTED_ERRORS]
+        );
+        assert_eq!(
+            event.errors[MAX_REJECTED_ERRORS],
+            format!(
+                "… and {} more errors",
+                outcome.errors.len() - MAX_REJECTED_ERRORS
+            )
+        );
+        // The rewritten event is what is stored, and its chain replays.
+        assert_eq!(
+            engine.replay_stored("p").expect("replay").events(),
+            process.events()
+        );
+    }
+}
