@@ -8,6 +8,29 @@
 use serde_json::{Map, Number, Value};
 use std::fmt::Write;
 
+/// How deeply nested (arrays and objects in one another) an input document may be: every
+/// input path — request bodies in JSON or YAML, scenario files, later peer messages —
+/// refuses deeper documents, so that whatever is accepted stays well inside the decoders'
+/// recursion limit (128) once it is wrapped in an event and stored.
+pub const MAX_DEPTH: usize = 64;
+
+/// The nesting depth of a value: 0 for a scalar, 1 for `[]` or `{"a": 1}`, 2 for `[[]]`.
+/// Iterative, so that it measures values of any depth.
+pub fn depth(value: &Value) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(value, 0usize)];
+    while let Some((value, at)) = stack.pop() {
+        let children: Box<dyn Iterator<Item = &Value>> = match value {
+            Value::Array(list) => Box::new(list.iter()),
+            Value::Object(map) => Box::new(map.values()),
+            _ => continue,
+        };
+        deepest = deepest.max(at + 1);
+        stack.extend(children.map(|child| (child, at + 1)));
+    }
+    deepest
+}
+
 /// The largest integer a JavaScript double holds exactly (2^53 - 1).
 const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
 

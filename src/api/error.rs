@@ -40,9 +40,18 @@ pub enum ApiError {
         /// The limit in bytes.
         limit: usize,
     },
+    /// The YAML body is larger than the YAML limit (smaller than the limit for JSON).
+    #[error("YAML request body too large: the limit is {limit} bytes; send larger bodies as JSON")]
+    YamlTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
     /// The scenario does not validate; `reason` lists the validation errors.
     #[error("Invalid scenario")]
     InvalidScenario(Vec<ValidationError>),
+    /// The scenario is over one of the limits of docs/security.md (states, actions, size).
+    #[error("Scenario too large: {0}")]
+    ScenarioTooLarge(String),
     /// The scenario cannot be normalized or prepared.
     #[error("Invalid scenario: {0}")]
     Scenario(String),
@@ -97,6 +106,20 @@ pub enum ApiError {
     NotAnActor {
         /// The action key.
         action: String,
+    },
+    /// A user id was bound to an actor whose scenario gives it a role, and the caller can't
+    /// vouch for that: only the user themselves holding the role, or `process:super`, may.
+    #[error(
+        "Cannot assign actor '{actor}' to user '{user}': the actor needs the role '{}', which only that user holding it or a caller with 'process:super' can assign",
+        .roles.join("' or '")
+    )]
+    RoleRequired {
+        /// The actor key.
+        actor: String,
+        /// The user id given for it.
+        user: String,
+        /// The roles the scenario gives the actor.
+        roles: Vec<String>,
     },
     /// A user without `process:super` must name the first action when starting a process.
     #[error("Not allowed to start a process without an action (needs 'process:super')")]
@@ -173,13 +196,16 @@ impl ApiError {
             | ApiError::InvalidParameter { .. }
             | ApiError::InvalidScenario(_)
             | ApiError::Scenario(_)
+            | ApiError::ScenarioTooLarge(_)
             | ApiError::AmbiguousActor { .. }
             | ApiError::Disabled(_)
             | ApiError::UnknownScenario(_)
             | ApiError::StepRejected { .. }
             | ApiError::Refused(_) => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::PayloadTooLarge { .. } | ApiError::YamlTooLarge { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             ApiError::NotFound { .. }
             | ApiError::UnknownAction { .. }
             | ApiError::NoRoute { .. }
@@ -189,6 +215,7 @@ impl ApiError {
             | ApiError::Restricted(_)
             | ApiError::NotAnActor { .. }
             | ApiError::OtherNode(_)
+            | ApiError::RoleRequired { .. }
             | ApiError::ActionRequired => StatusCode::FORBIDDEN,
             ApiError::Auth(e) => e.status(),
             ApiError::Engine(EngineError::Exists(_)) => StatusCode::CONFLICT,

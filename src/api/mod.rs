@@ -32,6 +32,9 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+/// The default largest YAML request body: 128 KiB.
+pub const DEFAULT_YAML_BODY_LIMIT: usize = 128 * 1024;
+
 /// Settings of the API that come from the node configuration.
 #[derive(Debug, Clone)]
 pub struct ApiSettings {
@@ -43,8 +46,9 @@ pub struct ApiSettings {
     pub read_only_scenarios: bool,
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
-    /// The node's public key / identity, shown by `GET /info` (empty until the chain layer).
-    pub node_id: String,
+    /// Largest YAML request body accepted, in bytes: YAML costs far more to parse than JSON
+    /// (docs/security.md). Never more than `body_limit` in effect.
+    pub yaml_body_limit: usize,
     /// Browser origins allowed to call the API (CORS), like `https://app.example`; `*` for
     /// any. Empty: no CORS headers, so browsers allow same-origin pages only.
     pub cors_origins: Vec<String>,
@@ -57,7 +61,7 @@ impl Default for ApiSettings {
             dev: true,
             read_only_scenarios: false,
             body_limit: 1024 * 1024,
-            node_id: String::new(),
+            yaml_body_limit: DEFAULT_YAML_BODY_LIMIT,
             cors_origins: Vec::new(),
         }
     }
@@ -88,7 +92,11 @@ impl axum::extract::FromRef<AppState> for Arc<auth::Auth> {
 ///
 /// Besides the endpoints of SPEC 6 it serves `GET /health`, the OpenAPI document at
 /// `/openapi.json` and Swagger UI at `/docs`. Every request gets an `x-request-id` (kept
-/// when the client sends one, echoed in the response) and a trace span that carries it.
+/// when the client sends one, echoed in the response) and a trace span that carries it,
+/// the method, the path and, once authenticated, the user or API key id; when the
+/// response is sent, one `request` line at INFO level adds the status and the latency
+/// (the access log). Headers, query strings and bodies are not logged, so neither are
+/// tokens.
 pub fn router(state: AppState) -> Router {
     let (api, doc) = openapi::routes().split_for_parts();
     let docs = utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", doc);
@@ -100,19 +108,33 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(state.settings.body_limit))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(
-            TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
-                let id = request
-                    .headers()
-                    .get("x-request-id")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default();
-                tracing::info_span!(
-                    "request",
-                    method = %request.method(),
-                    uri = %request.uri(),
-                    request_id = %id,
-                )
-            }),
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &axum::http::Request<_>| {
+                    let id = request
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default();
+                    tracing::info_span!(
+                        "request",
+                        method = %request.method(),
+                        path = %request.uri().path(),
+                        request_id = %id,
+                        user = tracing::field::Empty,
+                        key = tracing::field::Empty,
+                    )
+                })
+                .on_response(
+                    |response: &axum::http::Response<_>,
+                     latency: std::time::Duration,
+                     _span: &tracing::Span| {
+                        tracing::info!(
+                            status = response.status().as_u16(),
+                            latency_ms = latency.as_secs_f64() * 1000.0,
+                            "request"
+                        );
+                    },
+                ),
         )
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state);
@@ -178,13 +200,15 @@ pub fn now() -> Timestamp {
     Timestamp::from_millis(chrono::Utc::now().timestamp_millis())
 }
 
-/// Runs synchronous work (the engine, the store) on a blocking thread.
+/// Runs synchronous work (the engine, the store) on a blocking thread, inside the
+/// caller's trace span (so what it logs carries the request id).
 pub async fn blocking<T, F>(work: F) -> Result<T, ApiError>
 where
     F: FnOnce() -> Result<T, ApiError> + Send + 'static,
     T: Send + 'static,
 {
-    tokio::task::spawn_blocking(work).await?
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || span.in_scope(work)).await?
 }
 
 /// Query parameters; an unreadable query string answers 400 with an [`ApiError`].

@@ -4,7 +4,10 @@
 //!   type). `Content-Type: application/json` (or `…+json`, or no content type) is JSON;
 //!   `application/yaml`, `application/x-yaml`, `text/yaml` (or `…+yaml`) is YAML with the
 //!   LetsFlow custom tags; anything else answers 415. A malformed body answers 400 naming
-//!   the fault and its position; a body over the configured limit answers 413.
+//!   the fault and its position; a body over the configured limit answers 413, and so does
+//!   a YAML body over the (smaller) YAML limit. A document nested deeper than
+//!   [`crate::json::MAX_DEPTH`] answers 400. Handlers parse bodies on a blocking thread,
+//!   after authentication (and, for a step, after the process was found visible).
 //! - Responses are [`Reply`]s: JSON unless the client asks for YAML with `Accept` (see
 //!   [`Format::from_accept`]) or a `.yaml` suffix on the id ([`split_suffix`]).
 
@@ -199,6 +202,15 @@ impl FromRequest<AppState> for Payload {
                 _ => ApiError::Malformed(rejection.body_text()),
             }
         })?;
+        // YAML costs far more to parse than JSON (a megabyte of `{` takes seconds and
+        // hundreds of megabytes), so it has its own, smaller limit.
+        let yaml_limit = state
+            .settings
+            .yaml_body_limit
+            .min(state.settings.body_limit);
+        if format == Ok(Format::Yaml) && bytes.len() > yaml_limit {
+            return Err(ApiError::YamlTooLarge { limit: yaml_limit });
+        }
         Ok(Payload { format, bytes })
     }
 }
@@ -207,12 +219,12 @@ impl FromRequest<AppState> for Payload {
 #[derive(Debug, Clone)]
 pub struct Body<T>(pub T);
 
-impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
+impl<T: DeserializeOwned + Send + 'static> FromRequest<AppState> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self> {
         let payload = Payload::from_request(req, state).await?;
-        payload.parse().map(Body)
+        super::blocking(move || payload.parse().map(Body)).await
     }
 }
 

@@ -1,19 +1,24 @@
 //! `/processes`: list, start, get (with prediction) and step processes.
 //!
-//! Who may see and act on what:
+//! Who may see and act on what (docs/security.md):
 //! - A *person* (a user with an id or roles) sees a process when one of its actors is
 //!   assigned to them — the actor's `id` is the user id, or, for an actor without id, its
 //!   `role` is one of the user's roles — or when they hold `process:super`.
-//! - A caller without id and roles (an API key, acting for an application) sees the
-//!   processes its restrictions allow, provided it holds a `process:…` privilege.
+//! - An API key acts on behalf of its issuer: it has their user id and roles, so it is
+//!   such a person. Only a key holding `process:super` acts for an application (no id, no
+//!   roles): it sees every process its restrictions allow, as any actor they allow.
 //! - An API key's restrictions `[{scenario, actors?, actions?}]` limit the scenarios (by
-//!   id), actors and actions it may use ([`User::allows`]).
+//!   id), actors and actions it may use ([`User::allows`]); a key restricted to actors sees
+//!   only processes where it plays one of them.
+//! - Whoever starts a process may bind a user id to an actor the scenario gives a `role`
+//!   only when that user is the caller and holds the role, or the caller holds
+//!   `process:super` (a deliberate difference from the reference, docs/decisions.md).
 //!
 //! A process the caller may not see answers 404, as if it did not exist.
 
 use super::auth::User;
 use super::error::{ApiError, ErrorBody, Result};
-use super::negotiate::{split_suffix, Accept, Body, Payload, Reply};
+use super::negotiate::{split_suffix, Accept, Payload, Reply};
 use super::scenarios::ScenarioSummary;
 use super::{blocking, now, AppState, Path, Query};
 use crate::engine::current_summary;
@@ -187,7 +192,8 @@ fn list_page(
     // part in all, and `all` lists all. Only restrictions (of an API key) need the views of
     // every process; otherwise only the page's views are read.
     let filter = !matches!(user.restrictions, None | Some(Value::Null));
-    let skip = (page - 1) * PAGE_SIZE;
+    // Saturating: an absurd page is past the last one (an empty page), never a wrapped offset.
+    let skip = (page - 1).saturating_mul(PAGE_SIZE);
     let mut scenarios: HashMap<String, Option<ScenarioSummary>> = HashMap::new();
     let mut total = 0;
     let mut list = Vec::new();
@@ -207,7 +213,7 @@ fn list_page(
             view = Some(v);
         }
         total += 1;
-        if total <= skip || total > skip + PAGE_SIZE {
+        if total <= skip || total > skip.saturating_add(PAGE_SIZE) {
             continue;
         }
         let view = match view {
@@ -275,8 +281,8 @@ fn summary_of(id: &str, view: &Value, scenario: Option<ScenarioSummary>) -> Proc
         (status = 201, description = "Started; `Location: /processes/{id}`", body = Object),
         (status = 400, description = "Bad instructions, unknown or disabled scenario, or the first step was rejected (`reason`)", body = ErrorBody),
         (status = 401, description = "Not authenticated", body = ErrorBody),
-        (status = 403, description = "Missing privilege `process:start`, restricted API key, or no action", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 403, description = "Missing privilege `process:start`, restricted API key, no action, or a user bound to an actor with a role without the role", body = ErrorBody),
+        (status = 413, description = "Body too large (YAML has a smaller limit)", body = ErrorBody),
         (status = 415, description = "Unsupported content type", body = ErrorBody),
     )
 )]
@@ -285,25 +291,27 @@ pub async fn start_process(
     user: User,
     Accept(format): Accept,
     headers: HeaderMap,
-    Body(instructions): Body<StartInstructions>,
+    payload: Payload,
 ) -> Result<Reply> {
     user.require("process:start")?;
     let as_actor = as_actor(&headers)?;
-    if instructions.action.is_none() && identified(&user) && !user.can("process:super") {
-        return Err(ApiError::ActionRequired);
-    }
-    for (key, value) in &instructions.actors {
-        if !(value.is_object() || value.is_null()) {
-            return Err(ApiError::InvalidBody(format!(
-                "actor '{key}' must be an object"
-            )));
-        }
-    }
     let id = uuid::Uuid::new_v4().to_string();
     let at = now();
     let engine = state.engine.clone();
     let network = state.network.clone();
     let process = blocking(move || {
+        // Parsed on this blocking thread, after authentication.
+        let instructions: StartInstructions = payload.parse()?;
+        if instructions.action.is_none() && identified(&user) && !user.can("process:super") {
+            return Err(ApiError::ActionRequired);
+        }
+        for (key, value) in &instructions.actors {
+            if !(value.is_object() || value.is_null()) {
+                return Err(ApiError::InvalidBody(format!(
+                    "actor '{key}' must be an object"
+                )));
+            }
+        }
         let StartInstructions {
             scenario,
             mut actors,
@@ -328,11 +336,12 @@ pub async fn start_process(
                 record.id
             )));
         }
+        let scenario = engine.scenario(&record.id)?;
+        check_role_bindings(&scenario, &actors, &user)?;
         let Some((action, response)) = action else {
             return Ok(engine.start(&record.id, &id, actors, at)?);
         };
         // Try the first step on a copy, so that a rejected one leaves nothing behind.
-        let scenario = engine.scenario(&record.id)?;
         let mut trial = Process::instantiate(scenario, &id, actors.clone(), at)
             .map_err(|e| ApiError::Refused(e.to_string()))?;
         let key = resolve_actor(&trial, &action, &user, as_actor.as_deref())?;
@@ -444,7 +453,7 @@ pub async fn get_process(
         (status = 401, description = "Not authenticated", body = ErrorBody),
         (status = 403, description = "Missing privilege `process:step`, not an actor for this action, or restricted API key", body = ErrorBody),
         (status = 404, description = "Unknown process or action", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 413, description = "Body too large (YAML has a smaller limit)", body = ErrorBody),
         (status = 415, description = "Unsupported content type", body = ErrorBody),
     )
 )]
@@ -459,7 +468,6 @@ pub async fn step_process(
     user.require("process:step")?;
     let as_actor = as_actor(&headers)?;
     let representation = wants_representation(&headers);
-    let response = payload.value()?;
     let engine = state.engine.clone();
     let at = now();
     let process = blocking(move || {
@@ -477,6 +485,9 @@ pub async fn step_process(
             }
             Ok(key)
         })?;
+        // Parsed only now that the caller may act here, and on this blocking thread: a
+        // hostile body costs an unknown or invisible process nothing.
+        let response = payload.value()?;
         let actor = step_actor(&key, &user);
         // The process is copied into the answer only when asked for: copying a long one
         // costs more than the step.
@@ -618,25 +629,85 @@ fn is_actor(actors: &Value, user: &User) -> bool {
         .is_some_and(|map| map.values().any(|a| plays(a, user)))
 }
 
-/// Whether the caller takes part in a process with these actors: a person through an actor
-/// assigned to them, an application (API key) through a process privilege.
+/// Whether the caller takes part in a process with these actors: a person (or a key acting
+/// for one) through an actor assigned to them; an application key (one holding
+/// `process:super`) in every process; a key that acts for nobody in none.
 fn participates(user: &User, actors: &Value) -> bool {
     if identified(user) {
         is_actor(actors, user)
     } else {
-        user.can("process:start") || user.can("process:step")
+        user.key.is_some() && user.can("process:super")
     }
+}
+
+/// Whether the caller's restrictions let it use the process at all: its scenario is
+/// allowed and, for a key restricted to actors, it plays one of those actors there (an
+/// application key may play any).
+fn within_restrictions(user: &User, actors: &Value, scenario: &str) -> bool {
+    if !user.allows(scenario, None, None) {
+        return false;
+    }
+    if matches!(user.restrictions, None | Some(Value::Null)) {
+        return true;
+    }
+    actors.as_object().is_some_and(|map| {
+        map.iter().any(|(key, actor)| {
+            user.allows(scenario, Some(key), None) && (!identified(user) || plays(actor, user))
+        })
+    })
 }
 
 /// Whether the caller may see a process with these actors of this scenario.
 fn can_see(user: &User, actors: &Value, scenario: &str) -> bool {
-    user.allows(scenario, None, None) && (user.can("process:super") || participates(user, actors))
+    within_restrictions(user, actors, scenario)
+        && (user.can("process:super") || participates(user, actors))
 }
 
 /// Whether a process (its stored view) is listed for the caller.
 fn listed(user: &User, all: bool, view: &Value, scenario: &str) -> bool {
     let actors = view.get("actors").unwrap_or(&Value::Null);
-    user.allows(scenario, None, None) && (all || participates(user, actors))
+    within_restrictions(user, actors, scenario) && (all || participates(user, actors))
+}
+
+/// Binding a user id to an actor whose scenario gives it a `role` requires that user to be
+/// the caller and to hold the role, or the caller to hold `process:super`: otherwise anyone
+/// who starts a process could make themselves its manager (403 naming actor and role).
+fn check_role_bindings(
+    scenario: &crate::process::Scenario,
+    actors: &Map<String, Value>,
+    user: &User,
+) -> Result<()> {
+    if user.can("process:super") {
+        return Ok(());
+    }
+    let defined = scenario.json().get("actors").and_then(Value::as_object);
+    for (key, given) in actors {
+        let Some(bound) = given
+            .get("id")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+        else {
+            continue;
+        };
+        let roles: Vec<&str> = match defined.and_then(|d| d.get(key)).and_then(|a| a.get("role")) {
+            Some(Value::String(role)) => vec![role.as_str()],
+            Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).collect(),
+            _ => continue,
+        };
+        if roles.is_empty() {
+            continue;
+        }
+        let holds = user.id.as_deref() == Some(bound)
+            && roles.iter().any(|r| user.roles.iter().any(|u| u == r));
+        if !holds {
+            return Err(ApiError::RoleRequired {
+                actor: key.clone(),
+                user: bound.to_string(),
+                roles: roles.iter().map(|r| r.to_string()).collect(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Whether the scenario of the process defines the action (as `ACTION` or, for an
@@ -704,6 +775,7 @@ fn resolve_actor(
         .filter(|key| {
             if identified(user) {
                 process.actors().get(key).is_some_and(|a| plays(a, user))
+                    && user.allows(scenario, Some(key), Some(action))
             } else {
                 user.allows(scenario, Some(key), Some(action))
             }
@@ -722,7 +794,9 @@ fn resolve_actor(
 }
 
 /// The actor of a step: the actor key plus the user's id and roles, which the engine
-/// checks against the process actor (SPEC 2.5).
+/// checks against the process actor (SPEC 2.5). For an API key, the event also records
+/// the key's id (`apiKey`) and, for an application key, the user who issued it (`issuer`):
+/// the audit trail names who acted.
 fn step_actor(key: &str, user: &User) -> StepActor {
     let mut actor = StepActor::key(key);
     if let Some(id) = &user.id {
@@ -730,6 +804,13 @@ fn step_actor(key: &str, user: &User) -> StepActor {
     }
     if identified(user) {
         actor = actor.with("roles", json!(user.roles));
+    }
+    if let Some(origin) = &user.key {
+        actor = actor.with("apiKey", Value::String(origin.id.clone()));
+        let issuer = origin.issuer.as_ref().and_then(|i| i.user.as_ref());
+        if let (None, Some(issuer)) = (&user.id, issuer) {
+            actor = actor.with("issuer", Value::String(issuer.clone()));
+        }
     }
     actor
 }

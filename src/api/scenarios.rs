@@ -94,10 +94,10 @@ pub async fn list_scenarios(
     responses(
         (status = 201, description = "Stored; `Location: /scenarios/{id}`", body = Object),
         (status = 200, description = "Already stored (enabled again)", body = Object),
-        (status = 400, description = "Malformed or invalid scenario; `reason` lists validation errors", body = ErrorBody),
+        (status = 400, description = "Malformed, invalid or too large scenario (docs/security.md); `reason` lists validation errors", body = ErrorBody),
         (status = 401, description = "Not authenticated", body = ErrorBody),
         (status = 403, description = "Missing privilege `scenario:write`, or read-only mode", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 413, description = "Body too large (YAML has a smaller limit)", body = ErrorBody),
         (status = 415, description = "Unsupported content type", body = ErrorBody),
     )
 )]
@@ -111,10 +111,12 @@ pub async fn store_scenario(
     if state.settings.read_only_scenarios {
         return Err(ApiError::ReadOnly);
     }
-    let raw = payload.required()?;
     let engine = state.engine.clone();
     let at = now();
     let (id, created, json) = blocking(move || {
+        // Parsed on this blocking thread, after the privilege check.
+        let raw = payload.required()?;
+        check_limits(&raw)?;
         let (id, created) = engine.add_scenario(&raw, at)?;
         let json = engine.scenario(&id)?.json_with_id().clone();
         Ok((id, created, json))
@@ -194,4 +196,38 @@ pub async fn disable_scenario(
     blocking(move || Ok(engine.disable_scenario(&scenario)?)).await?;
     tracing::info!(scenario = %id, "scenario disabled");
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The most states a scenario stored through the API may have.
+pub const MAX_SCENARIO_STATES: usize = 1_000;
+/// The most actions a scenario stored through the API may have.
+pub const MAX_SCENARIO_ACTIONS: usize = 1_000;
+/// The largest scenario stored through the API, as compact JSON, in bytes (512 KiB).
+pub const MAX_SCENARIO_BYTES: usize = 512 * 1024;
+
+/// Refuses a scenario over the limits (400), before normalizing it: every process start
+/// prepares the whole scenario, so one of 20,000 states costs hundreds of megabytes.
+fn check_limits(raw: &Value) -> Result<()> {
+    let count = |key: &str| {
+        raw.get(key)
+            .and_then(Value::as_object)
+            .map_or(0, |m| m.len())
+    };
+    for (what, n, limit) in [
+        ("states", count("states"), MAX_SCENARIO_STATES),
+        ("actions", count("actions"), MAX_SCENARIO_ACTIONS),
+    ] {
+        if n > limit {
+            return Err(ApiError::ScenarioTooLarge(format!(
+                "{n} {what} (the limit is {limit})"
+            )));
+        }
+    }
+    let size = serde_json::to_vec(raw).map_or(0, |b| b.len());
+    if size > MAX_SCENARIO_BYTES {
+        return Err(ApiError::ScenarioTooLarge(format!(
+            "{size} bytes as JSON (the limit is {MAX_SCENARIO_BYTES})"
+        )));
+    }
+    Ok(())
 }

@@ -27,7 +27,7 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "DIR")]
     schemas: Option<String>,
     /// Development mode: demo accounts, no JWT key needed [default: $LETSFLOW_DEV, else on
-    /// unless a JWT secret or public key is configured].
+    /// when no JWT secret or public key is configured and the HTTP address is loopback].
     #[arg(long)]
     dev: bool,
     /// p2p listen multiaddr, repeatable [default: $LETSFLOW_LISTEN, else

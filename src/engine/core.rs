@@ -180,10 +180,6 @@ pub enum Received {
 /// Rejected attempts kept per process by default.
 pub const DEFAULT_REJECTED_KEPT: usize = 100;
 
-/// The largest response body (bytes of JSON) kept with a rejected attempt; a larger one is
-/// replaced by a note of its size.
-pub const REJECTED_RESPONSE_LIMIT: usize = 4096;
-
 impl Engine {
     /// An engine over `store`, resolving local schema names with `registry`. Each step is
     /// committed on its own, on the caller's thread.
@@ -416,7 +412,7 @@ impl Engine {
             then,
         );
         if let Some(attempt) = rejected {
-            let entry = rejected_entry(&attempt);
+            let entry = super::rejected::entry(&attempt);
             if let Err(error) = self.store.push_rejected(id, &entry, self.rejected_kept) {
                 tracing::warn!(process = %id, %error, "rejected attempt not kept");
             }
@@ -905,27 +901,6 @@ pub fn current_summary(doc: &Value) -> Value {
         "key": field("key"),
         "title": field("title"),
         "timestamp": field("timestamp"),
-    })
-}
-
-/// What is kept of a rejected attempt: `{timestamp, action, actor, response, errors}`, the
-/// response replaced by `{"truncated": BYTES}` when its JSON is over
-/// [`REJECTED_RESPONSE_LIMIT`] bytes.
-fn rejected_entry(attempt: &process::ActionEvent) -> Value {
-    let response = attempt.response.as_ref().map(|r| {
-        let size = serde_json::to_string(r).map_or(0, |t| t.len());
-        if size > REJECTED_RESPONSE_LIMIT {
-            serde_json::json!({ "truncated": size })
-        } else {
-            r.clone()
-        }
-    });
-    serde_json::json!({
-        "timestamp": attempt.timestamp,
-        "action": attempt.action,
-        "actor": attempt.actor,
-        "response": response,
-        "errors": attempt.errors,
     })
 }
 

@@ -8,11 +8,12 @@
 pub mod check;
 pub mod committer;
 mod core;
+pub mod rejected;
 pub mod timers;
 
 pub use self::core::{
     current_summary, timer_of, view_of, Appended, Engine, EngineError, Received, Result,
-    DEFAULT_CACHE_CAPACITY, DEFAULT_REJECTED_KEPT, REJECTED_RESPONSE_LIMIT,
+    DEFAULT_CACHE_CAPACITY, DEFAULT_REJECTED_KEPT,
 };
 pub use committer::{CommitStats, Committer, GroupCommit};
 

@@ -329,7 +329,7 @@ fn a_process_in_use_is_not_evicted() {
         .expect("start");
     // Hold the lock of `busy` from another thread while many others come and go.
     let (held_tx, held_rx) = std::sync::mpsc::sync_channel(16);
-    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let (release_tx, release_rx) = std::sync::mpsc::sync_channel::<()>(16);
     let holder = {
         let engine = engine.clone();
         std::thread::spawn(move || {

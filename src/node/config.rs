@@ -186,6 +186,9 @@ pub struct Config {
     pub storage: StorageKind,
     /// The largest request body, in bytes. Default 1 MiB.
     pub body_limit: usize,
+    /// The largest YAML request body, in bytes (YAML costs far more to parse than JSON).
+    /// Default 128 KiB, and never more than `body_limit`.
+    pub yaml_body_limit: usize,
     /// The node's name (shown by `GET /info`). Default `letsflow`.
     pub name: String,
     /// The log filter (`tracing_subscriber::EnvFilter` syntax). Default `info`.
@@ -216,8 +219,8 @@ impl Config {
             dev: self.dev,
             read_only_scenarios: self.scenarios.is_some(),
             body_limit: self.body_limit,
+            yaml_body_limit: self.yaml_body_limit,
             cors_origins: self.cors_origins.clone(),
-            ..ApiSettings::default()
         }
     }
 }
@@ -315,6 +318,8 @@ pub mod vars {
     pub const STORAGE: &str = "LETSFLOW_STORAGE";
     /// The largest request body (`1048576`, `512kb`, `2mb`).
     pub const BODY_LIMIT: &str = "LETSFLOW_BODY_LIMIT";
+    /// The largest YAML request body (`131072`, `128kb`).
+    pub const YAML_BODY_LIMIT: &str = "LETSFLOW_YAML_BODY_LIMIT";
     /// The node name.
     pub const NAME: &str = "LETSFLOW_NAME";
     /// The log filter.
@@ -339,6 +344,8 @@ pub mod vars {
     pub const AUTH_JWT_ISSUER: &str = "LETSFLOW_AUTH_JWT_ISSUER";
     /// JMESPath transform of the claims.
     pub const AUTH_JWT_TRANSFORM: &str = "LETSFLOW_AUTH_JWT_TRANSFORM";
+    /// Whether a production node refuses JWTs without `exp` (`true`/`false`).
+    pub const AUTH_JWT_REQUIRE_EXPIRY: &str = "LETSFLOW_AUTH_JWT_REQUIRE_EXPIRY";
     /// Role → privileges, as a JSON object.
     pub const AUTH_ROLES: &str = "LETSFLOW_AUTH_ROLES";
     /// Privileges of every user, comma-separated.
@@ -358,7 +365,7 @@ pub mod vars {
     pub const MAX_CLOCK_SKEW: &str = "LETSFLOW_MAX_CLOCK_SKEW";
 
     /// Every variable of the node configuration.
-    pub const ALL: [&str; 28] = [
+    pub const ALL: [&str; 30] = [
         CONFIG,
         DATA,
         HTTP,
@@ -367,6 +374,7 @@ pub mod vars {
         DEV,
         STORAGE,
         BODY_LIMIT,
+        YAML_BODY_LIMIT,
         NAME,
         LOG,
         LOG_FORMAT,
@@ -379,6 +387,7 @@ pub mod vars {
         AUTH_JWT_PUBLIC_KEY,
         AUTH_JWT_ISSUER,
         AUTH_JWT_TRANSFORM,
+        AUTH_JWT_REQUIRE_EXPIRY,
         AUTH_ROLES,
         AUTH_DEFAULT_PRIVILEGES,
         LISTEN,
@@ -417,6 +426,7 @@ struct Layer {
     dev: Option<Sourced<String>>,
     storage: Option<Sourced<String>>,
     body_limit: Option<Sourced<String>>,
+    yaml_body_limit: Option<Sourced<String>>,
     name: Option<Sourced<String>>,
     log: Option<Sourced<String>>,
     log_format: Option<Sourced<String>>,
@@ -429,6 +439,7 @@ struct Layer {
     jwt_public_key: Option<Sourced<String>>,
     jwt_issuer: Option<Sourced<String>>,
     jwt_transform: Option<Sourced<String>>,
+    jwt_require_expiry: Option<Sourced<String>>,
     roles: Option<Sourced<Value>>,
     default_privileges: Option<Sourced<Value>>,
     listen: Option<Sourced<Value>>,
@@ -450,6 +461,7 @@ impl Layer {
             dev: self.dev.or(lower.dev),
             storage: self.storage.or(lower.storage),
             body_limit: self.body_limit.or(lower.body_limit),
+            yaml_body_limit: self.yaml_body_limit.or(lower.yaml_body_limit),
             name: self.name.or(lower.name),
             log: self.log.or(lower.log),
             log_format: self.log_format.or(lower.log_format),
@@ -462,6 +474,7 @@ impl Layer {
             jwt_public_key: self.jwt_public_key.or(lower.jwt_public_key),
             jwt_issuer: self.jwt_issuer.or(lower.jwt_issuer),
             jwt_transform: self.jwt_transform.or(lower.jwt_transform),
+            jwt_require_expiry: self.jwt_require_expiry.or(lower.jwt_require_expiry),
             roles: self.roles.or(lower.roles),
             default_privileges: self.default_privileges.or(lower.default_privileges),
             listen: self.listen.or(lower.listen),
@@ -525,6 +538,7 @@ fn env_layer(env: &Env) -> Layer {
         dev: text(vars::DEV),
         storage: text(vars::STORAGE),
         body_limit: text(vars::BODY_LIMIT),
+        yaml_body_limit: text(vars::YAML_BODY_LIMIT),
         name: text(vars::NAME),
         log: text(vars::LOG),
         log_format: text(vars::LOG_FORMAT),
@@ -536,6 +550,7 @@ fn env_layer(env: &Env) -> Layer {
         jwt_public_key: text(vars::AUTH_JWT_PUBLIC_KEY),
         jwt_issuer: text(vars::AUTH_JWT_ISSUER),
         jwt_transform: text(vars::AUTH_JWT_TRANSFORM),
+        jwt_require_expiry: text(vars::AUTH_JWT_REQUIRE_EXPIRY),
         // Not JSON: kept as text so that the check below names it.
         roles: json(vars::AUTH_ROLES, |s| {
             serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.to_string()))
@@ -722,6 +737,7 @@ fn file_layer(path: &Path) -> Result<Layer> {
         dev: top.text("dev")?,
         storage: top.text("storage")?,
         body_limit: top.text("bodyLimit")?,
+        yaml_body_limit: top.text("yamlBodyLimit")?,
         name: top.text("name")?,
         log: top.text("log")?,
         log_format: top.text("logFormat")?,
@@ -750,6 +766,7 @@ fn file_layer(path: &Path) -> Result<Layer> {
             layer.jwt_public_key = jwt.text("publicKey")?;
             layer.jwt_issuer = jwt.text("issuer")?;
             layer.jwt_transform = jwt.text("transform")?;
+            layer.jwt_require_expiry = jwt.text("requireExpiry")?;
             jwt.finish()?;
         }
         layer.roles = auth.value("roles");
@@ -810,7 +827,7 @@ fn parse_address(s: &Sourced<String>) -> Result<SocketAddr> {
 }
 
 /// A size in bytes: a number, optionally followed by a unit (`b`, `kb`, `mb`, `gb`; 1024-based).
-fn parse_size(s: &Sourced<String>) -> Result<usize> {
+fn parse_size(s: &Sourced<String>, setting: &'static str) -> Result<usize> {
     let text = s.value.trim().to_ascii_lowercase();
     let digits = text
         .find(|c: char| !c.is_ascii_digit())
@@ -831,7 +848,7 @@ fn parse_size(s: &Sourced<String>) -> Result<usize> {
         .and_then(|n| usize::try_from(n).ok())
         .ok_or_else(|| {
             invalid(
-                "body limit",
+                setting,
                 &s.value,
                 &s.source,
                 "expected a size in bytes above 0, like 1048576, 512kb or 2mb",
@@ -1081,9 +1098,14 @@ impl Config {
             optional_folder("scenarios folder", layer.scenarios, base.join("scenarios"))?;
         let schemas = optional_folder("schemas folder", layer.schemas, base.join("schemas"))?;
         let body_limit = match &layer.body_limit {
-            Some(s) => parse_size(s)?,
+            Some(s) => parse_size(s, "body limit")?,
             None => 1024 * 1024,
         };
+        let yaml_body_limit = match &layer.yaml_body_limit {
+            Some(s) => parse_size(s, "YAML body limit")?,
+            None => crate::api::DEFAULT_YAML_BODY_LIMIT,
+        }
+        .min(body_limit);
         let name = layer
             .name
             .map_or_else(|| "letsflow".to_string(), |s| s.value);
@@ -1137,13 +1159,35 @@ impl Config {
             .as_ref()
             .map(read_public_key)
             .transpose()?;
-        let secret = layer.jwt_secret.map(|s| s.value).filter(|s| !s.is_empty());
+        // An empty secret is a mistake (an unset variable, a blank line), never "no secret":
+        // taking it for none would quietly start a development node.
+        if let Some(s) = layer
+            .jwt_secret
+            .as_ref()
+            .filter(|s| s.value.trim().is_empty())
+        {
+            return Err(invalid(
+                "JWT secret",
+                &s.value,
+                &s.source,
+                "expected a secret of at least 32 bytes; an empty one is refused (leave the setting \
+                 out for a development node)",
+            ));
+        }
+        let secret = layer.jwt_secret.map(|s| s.value);
+        let require_expiry = layer
+            .jwt_require_expiry
+            .as_ref()
+            .map(|s| parse_bool(s, "JWT requireExpiry"))
+            .transpose()?
+            .unwrap_or(true);
         if secret.is_some() || public_key.is_some() {
             auth.jwt = Some(JwtConfig {
                 secret,
                 public_key,
                 issuer: layer.jwt_issuer.map(|s| s.value),
                 transform: layer.jwt_transform.map(|s| s.value),
+                require_expiry,
             });
         } else if let Some(s) = layer.jwt_issuer.or(layer.jwt_transform) {
             return Err(ConfigError::Conflict(format!(
@@ -1169,9 +1213,21 @@ impl Config {
 
         let dev = match &layer.dev {
             Some(s) => parse_bool(s, "development mode")?,
-            // Development mode unless the node can verify real users.
-            None => auth.jwt.is_none(),
+            // Development mode unless the node can verify real users, and only on a loopback
+            // address: reachable from other machines, a node with its public demo secret
+            // would let anyone in.
+            None => auth.jwt.is_none() && http.ip().is_loopback(),
         };
+        if !dev && auth.jwt.is_none() && layer.dev.is_none() {
+            return Err(ConfigError::Conflict(format!(
+                "the HTTP address {http} is not a loopback address, so the node does not start \
+                 in development mode: set {} or {} (auth.jwt.secret / auth.jwt.publicKey in the \
+                 config file) to authenticate users, or pass --dev (LETSFLOW_DEV=true) to run a \
+                 development node there anyway",
+                vars::AUTH_JWT_SECRET,
+                vars::AUTH_JWT_PUBLIC_KEY
+            )));
+        }
         if !dev && auth.jwt.is_none() {
             return Err(ConfigError::Conflict(format!(
                 "production mode (dev off, from {}) needs a JWT secret or public key to \
@@ -1192,6 +1248,7 @@ impl Config {
             dev,
             storage,
             body_limit,
+            yaml_body_limit,
             name,
             log,
             log_format,
@@ -1436,6 +1493,7 @@ mod tests {
             ("LETSFLOW_DEV", "false"),
             ("LETSFLOW_STORAGE", "memory"),
             ("LETSFLOW_BODY_LIMIT", "2mb"),
+            ("LETSFLOW_YAML_BODY_LIMIT", "64kb"),
             ("LETSFLOW_NAME", "acme"),
             ("LETSFLOW_LOG", "letsflow=debug,info"),
             ("LETSFLOW_LOG_FORMAT", "json"),
@@ -1450,6 +1508,7 @@ mod tests {
             ("LETSFLOW_AUTH_JWT_SECRET", "s3cret"),
             ("LETSFLOW_AUTH_JWT_ISSUER", "https://id.example"),
             ("LETSFLOW_AUTH_JWT_TRANSFORM", "{id: sub}"),
+            ("LETSFLOW_AUTH_JWT_REQUIRE_EXPIRY", "false"),
             (
                 "LETSFLOW_AUTH_ROLES",
                 r#"{"admin": ["*"], "ops": ["process:super"]}"#,
@@ -1467,6 +1526,7 @@ mod tests {
         assert!(!config.dev);
         assert_eq!(config.storage, StorageKind::Memory);
         assert_eq!(config.body_limit, 2 * 1024 * 1024);
+        assert_eq!(config.yaml_body_limit, 64 * 1024);
         assert_eq!(config.name, "acme");
         assert_eq!(config.log, "letsflow=debug,info");
         assert_eq!(config.log_format, LogFormat::Json);
@@ -1487,6 +1547,7 @@ mod tests {
         assert_eq!(jwt.secret.as_deref(), Some("s3cret"));
         assert_eq!(jwt.issuer.as_deref(), Some("https://id.example"));
         assert_eq!(jwt.transform.as_deref(), Some("{id: sub}"));
+        assert!(!jwt.require_expiry);
         assert_eq!(config.auth.roles["ops"], ["process:super"]);
         assert_eq!(
             config.auth.default_privileges,
@@ -1542,7 +1603,7 @@ mod tests {
         assert!(matches!(&e, ConfigError::UnknownKey { key, .. } if key == "htp"));
         assert!(
             text.ends_with("c.yaml: unknown key 'htp' (known keys: data, http, scenarios, \
-                 schemas, dev, storage, bodyLimit, name, log, logFormat, timerInterval, cacheProcesses, corsOrigins, peers, p2p, commit, auth)"),
+                 schemas, dev, storage, bodyLimit, yamlBodyLimit, name, log, logFormat, timerInterval, cacheProcesses, corsOrigins, peers, p2p, commit, auth)"),
             "{text}"
         );
         let (e, text) = place.error(
@@ -1553,7 +1614,7 @@ mod tests {
         assert!(
             text.ends_with(
                 "c.toml: unknown key 'auth.jwt.secrt' (known keys of auth.jwt: secret, \
-                 publicKey, issuer, transform)"
+                 publicKey, issuer, transform, requireExpiry)"
             ),
             "{text}"
         );
@@ -1783,6 +1844,78 @@ mod tests {
             ..flags()
         };
         assert!(place.load(&dev, &secret).expect("config").dev);
+    }
+
+    #[test]
+    fn development_mode_needs_loopback_or_asking_and_empty_secrets_are_refused() {
+        let place = Place::new();
+        let (e, text) = place.error(&flags_http("0.0.0.0:8080"), &[]);
+        assert!(matches!(e, ConfigError::Conflict(_)));
+        assert!(
+            text.starts_with(
+                "the HTTP address 0.0.0.0:8080 is not a loopback address, so the node does not \
+                 start in development mode: set LETSFLOW_AUTH_JWT_SECRET or"
+            ),
+            "{text}"
+        );
+        let asked = Flags {
+            dev: true,
+            ..flags_http("0.0.0.0:8080")
+        };
+        assert!(place.load(&asked, &[]).expect("config").dev);
+        assert!(
+            place
+                .load(&flags_http("[::1]:8080"), &[])
+                .expect("config")
+                .dev
+        );
+
+        for (flags, env) in [
+            (flags(), vec![("LETSFLOW_AUTH_JWT_SECRET", "")]),
+            (flags(), vec![("LETSFLOW_AUTH_JWT_SECRET", " \t")]),
+            (
+                with_file(&place, "c.yaml", "auth:\n  jwt:\n    secret: ''\n"),
+                vec![],
+            ),
+        ] {
+            let (e, text) = place.error(&flags, &env);
+            assert!(
+                matches!(
+                    e,
+                    ConfigError::Invalid {
+                        setting: "JWT secret",
+                        ..
+                    }
+                ),
+                "{text}"
+            );
+        }
+        let (_, text) = place.error(&flags(), &[("LETSFLOW_AUTH_JWT_SECRET", "")]);
+        assert_eq!(
+            text,
+            "invalid JWT secret '' (from LETSFLOW_AUTH_JWT_SECRET): expected a secret of at \
+             least 32 bytes; an empty one is refused (leave the setting out for a development \
+             node)"
+        );
+        // The YAML limit never exceeds the body limit; expiry is required by default.
+        let config = place
+            .load(
+                &flags(),
+                &[
+                    ("LETSFLOW_BODY_LIMIT", "16kb"),
+                    ("LETSFLOW_AUTH_JWT_SECRET", "x"),
+                ],
+            )
+            .expect("config");
+        assert_eq!(config.yaml_body_limit, 16 * 1024);
+        assert!(config.auth.jwt.expect("jwt").require_expiry);
+    }
+
+    fn flags_http(http: &str) -> Flags {
+        Flags {
+            http: Some(http.into()),
+            ..flags()
+        }
     }
 
     #[test]

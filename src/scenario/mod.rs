@@ -115,6 +115,12 @@ pub enum LoadError {
         /// What the YAML writer reported.
         message: String,
     },
+    /// The document nests arrays and objects deeper than [`crate::json::MAX_DEPTH`].
+    #[error("the document nests deeper than {limit} levels")]
+    TooDeep {
+        /// The deepest nesting accepted.
+        limit: usize,
+    },
     /// A problem in a named file.
     #[error("{}: {source}", path.display())]
     InFile {
@@ -127,8 +133,19 @@ pub enum LoadError {
 }
 
 /// Parses a scenario document (or any YAML/JSON document of the project, like a local
-/// schema) into plain JSON.
+/// schema) into plain JSON. A document nested deeper than [`crate::json::MAX_DEPTH`] is
+/// refused ([`LoadError::TooDeep`]).
 pub fn parse(text: &str, format: Format) -> Result<Value, LoadError> {
+    let value = parse_any_depth(text, format)?;
+    if crate::json::depth(&value) > crate::json::MAX_DEPTH {
+        return Err(LoadError::TooDeep {
+            limit: crate::json::MAX_DEPTH,
+        });
+    }
+    Ok(value)
+}
+
+fn parse_any_depth(text: &str, format: Format) -> Result<Value, LoadError> {
     match format {
         Format::Yaml => from_yaml(text),
         Format::Json => serde_json::from_str(text).map_err(|err| LoadError::Json {

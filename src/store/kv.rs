@@ -265,8 +265,22 @@ fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
     serde_json::to_vec(value).map_err(Error::Encode)
 }
 
+/// Decodes a record. Whatever the API accepts nests at most [`crate::json::MAX_DEPTH`]
+/// levels, well inside serde_json's recursion limit; a record nested deeper than that limit
+/// (written before the API had its depth limit) is read again without it, so that such a
+/// process stays readable.
 fn decode<T: DeserializeOwned>(bytes: &[u8], what: impl Display) -> Result<T> {
-    serde_json::from_slice(bytes).map_err(|e| Error::Corrupt(format!("{what}: {e}")))
+    serde_json::from_slice(bytes).or_else(|e| {
+        let deep = e.is_syntax() && e.to_string().starts_with("recursion limit exceeded");
+        if !deep {
+            return Err(Error::Corrupt(format!("{what}: {e}")));
+        }
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        de.disable_recursion_limit();
+        <T as serde::Deserialize>::deserialize(&mut de)
+            .and_then(|value| de.end().map(|()| value))
+            .map_err(|e| Error::Corrupt(format!("{what}: {e}")))
+    })
 }
 
 fn put_json<T: Serialize + ?Sized>(

@@ -176,6 +176,22 @@ pub struct OutboxEntry {
     pub next_attempt: Timestamp,
 }
 
+/// Who issued an API key: the key acts on their behalf and never beyond them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyIssuer {
+    /// The id of the user who issued the key (for a key issued by a key: the user at the
+    /// root of the chain).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// That user's roles when the key was issued.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// The id of the API key that issued this key, when a key did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
 /// An API key. The token itself is never stored, only its SHA-256.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -203,6 +219,10 @@ pub struct ApiKey {
     pub revoked: bool,
     /// When the key was issued.
     pub issued: Timestamp,
+    /// Who issued it (`None` for keys stored before issuers were recorded: such a key acts
+    /// for nobody, so only one holding `process:super` still reaches processes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<KeyIssuer>,
 }
 
 /// Process ids, in id order.

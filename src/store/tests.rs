@@ -129,6 +129,11 @@ fn api_key(id: &str, hash: &str) -> ApiKey {
         last_used: None,
         revoked: false,
         issued: ts(0),
+        issuer: Some(KeyIssuer {
+            user: Some("alice".into()),
+            roles: vec!["staff".into()],
+            key: None,
+        }),
     }
 }
 

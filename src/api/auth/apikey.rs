@@ -16,7 +16,7 @@
 use super::privileges;
 use super::{AuthError, User};
 use crate::process::Timestamp;
-use crate::store::ApiKey;
+use crate::store::{ApiKey, KeyIssuer};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -36,6 +36,22 @@ const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop
 pub const DEFAULT_EXPIRATION_DAYS: u32 = 30;
 /// The longest `expirationDays` accepted (100 years).
 pub const MAX_EXPIRATION_DAYS: u32 = 36_500;
+
+/// The longest chain of keys issuing keys (a key issued by a key issued by …).
+pub const MAX_KEY_CHAIN: usize = 8;
+
+/// What an authenticated API key brings along: its id, who issued it, when it expires.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyOrigin {
+    /// The key id.
+    pub id: String,
+    /// Who issued it (`None` for a key stored before issuers were recorded).
+    pub issuer: Option<KeyIssuer>,
+    /// When it expires.
+    pub expiration: Option<Timestamp>,
+    /// How many keys are above it in the chain that issued it (0 for a key a user issued).
+    pub depth: usize,
+}
 
 /// `lastUsed` is rewritten at most this often (seconds), so that a busy key doesn't cost a
 /// durable store write on every request.
@@ -227,6 +243,37 @@ pub(super) fn new_key(
         }
     };
 
+    // A key issued by a key never outlives it, and acts for the same user.
+    let (issuer, expiration) = match &by.key {
+        None => (
+            KeyIssuer {
+                user: by.id.clone(),
+                roles: by.roles.clone(),
+                key: None,
+            },
+            expiration,
+        ),
+        Some(origin) => {
+            if origin.depth + 1 > MAX_KEY_CHAIN {
+                return Err(AuthError::Forbidden(format!(
+                    "API keys can be issued through at most {MAX_KEY_CHAIN} keys"
+                )));
+            }
+            let root = origin.issuer.clone().unwrap_or_default();
+            let capped = match origin.expiration {
+                Some(parent) if parent < expiration => parent,
+                _ => expiration,
+            };
+            (
+                KeyIssuer {
+                    key: Some(origin.id.clone()),
+                    ..root
+                },
+                capped,
+            )
+        }
+    };
+
     let token = generate_token();
     let key = ApiKey {
         id: uuid::Uuid::new_v4().to_string(),
@@ -241,24 +288,40 @@ pub(super) fn new_key(
         last_used: None,
         revoked: false,
         issued: now,
+        issuer: Some(issuer),
     };
     Ok((key, token))
 }
 
-/// The caller an API key authenticates: no user id or roles, the key's privileges and
-/// restrictions, and `info: {apiKey: <key id>, name?}`.
-pub(super) fn user_of(key: &ApiKey) -> User {
+/// The caller an API key authenticates: the key's privileges and restrictions, and
+/// `info: {apiKey: <key id>, name?}`. A key acts on behalf of its issuer: it has the
+/// issuer's user id and roles (as they were when the key was issued), so it sees and acts
+/// only where they could. A key holding `process:super` (which only an issuer who had it
+/// could grant) acts for an application instead: no user id or roles, every process its
+/// restrictions allow, as any actor they allow.
+pub(super) fn user_of(key: &ApiKey, depth: usize) -> User {
     let mut info = Map::new();
     info.insert("apiKey".into(), Value::String(key.id.clone()));
     if let Some(name) = &key.name {
         info.insert("name".into(), Value::String(name.clone()));
     }
+    let application = privileges::grants(&key.privileges, "process:super");
+    let (id, roles) = match (&key.issuer, application) {
+        (Some(issuer), false) => (issuer.user.clone(), issuer.roles.clone()),
+        _ => (None, Vec::new()),
+    };
     User {
-        id: None,
-        roles: Vec::new(),
+        id,
+        roles,
         info,
         privileges: key.privileges.clone(),
         restrictions: (!key.processes.is_null()).then(|| key.processes.clone()),
+        key: Some(KeyOrigin {
+            id: key.id.clone(),
+            issuer: key.issuer.clone(),
+            expiration: key.expiration,
+            depth,
+        }),
     }
 }
 

@@ -39,6 +39,8 @@ pub(super) struct JwtVerifier {
     public_key: Option<DecodingKey>,
     issuer: Option<String>,
     transform: Option<Expression>,
+    /// Refuse tokens without `exp` (production default; see [`JwtVerifier::require_expiry`]).
+    require_expiry: bool,
 }
 
 impl JwtVerifier {
@@ -73,7 +75,15 @@ impl JwtVerifier {
             public_key,
             issuer: issuer.map(str::to_string),
             transform,
+            require_expiry: false,
         })
+    }
+
+    /// Whether a token without `exp` is refused: a token that never expires is a key that
+    /// cannot be taken back.
+    pub(super) fn require_expiry(mut self, required: bool) -> Self {
+        self.require_expiry = required;
+        self
     }
 
     /// Verifies a token and maps its claims to an identity.
@@ -117,10 +127,14 @@ impl JwtVerifier {
         let claims = data.claims;
 
         let now_secs = now.0.timestamp() as f64;
-        if let Some(exp) = time_claim(&claims, "exp")? {
-            if now_secs >= exp {
-                return Err(AuthError::TokenExpired);
+        match time_claim(&claims, "exp")? {
+            Some(exp) if now_secs >= exp => return Err(AuthError::TokenExpired),
+            None if self.require_expiry => {
+                return Err(AuthError::InvalidToken(
+                    "the token has no expiry ('exp'), which this node requires".into(),
+                ))
             }
+            _ => {}
         }
         if let Some(nbf) = time_claim(&claims, "nbf")? {
             if now_secs < nbf {

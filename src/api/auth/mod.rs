@@ -49,8 +49,8 @@ mod jwt;
 pub mod privileges;
 
 pub use self::apikey::{
-    api_key_json, ApiKeyRequest, ProcessRestriction, ProcessRestrictions, API_KEY_LEN,
-    API_KEY_PREFIX, DEFAULT_EXPIRATION_DAYS, MAX_EXPIRATION_DAYS,
+    api_key_json, ApiKeyRequest, KeyOrigin, ProcessRestriction, ProcessRestrictions, API_KEY_LEN,
+    API_KEY_PREFIX, DEFAULT_EXPIRATION_DAYS, MAX_EXPIRATION_DAYS, MAX_KEY_CHAIN,
 };
 
 use self::jwt::JwtVerifier;
@@ -69,6 +69,10 @@ use std::sync::Arc;
 /// The HS256 secret of a development node that has no `auth.jwt.secret`. It is public, so
 /// tokens signed with it prove nothing: a production node never accepts it.
 pub const DEV_JWT_SECRET: &str = "letsflow-development-secret-not-for-production";
+
+/// The shortest HS256 secret a production node accepts, in bytes (RFC 7518 3.2: a key of
+/// at least the hash's size).
+pub const MIN_SECRET_BYTES: usize = 32;
 
 /// How long the tokens of the demo accounts are valid (seconds).
 pub const DEMO_TOKEN_SECS: i64 = 24 * 60 * 60;
@@ -99,7 +103,7 @@ impl Default for AuthConfig {
 }
 
 /// How JWTs are verified. `Debug` does not show the secret.
-#[derive(Clone, Default, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct JwtConfig {
     /// HS256 shared secret.
@@ -110,6 +114,20 @@ pub struct JwtConfig {
     pub issuer: Option<String>,
     /// JMESPath expression mapping the claims to `{id, roles, info}`.
     pub transform: Option<String>,
+    /// A production node refuses tokens without `exp` unless this is false. Default true.
+    pub require_expiry: bool,
+}
+
+impl Default for JwtConfig {
+    fn default() -> Self {
+        JwtConfig {
+            secret: None,
+            public_key: None,
+            issuer: None,
+            transform: None,
+            require_expiry: true,
+        }
+    }
 }
 
 impl std::fmt::Debug for JwtConfig {
@@ -119,6 +137,7 @@ impl std::fmt::Debug for JwtConfig {
             .field("public_key", &self.public_key)
             .field("issuer", &self.issuer)
             .field("transform", &self.transform)
+            .field("require_expiry", &self.require_expiry)
             .finish()
     }
 }
@@ -136,6 +155,9 @@ pub struct User {
     pub privileges: Vec<String>,
     /// For an API key with process restrictions: `{scenario, actors, actions}`.
     pub restrictions: Option<Value>,
+    /// For an API key: its id, issuer and expiration (`None` for a JWT user).
+    #[serde(skip)]
+    pub key: Option<KeyOrigin>,
 }
 
 impl User {
@@ -224,6 +246,12 @@ pub enum AuthError {
     /// The API key has expired (401).
     #[error("API key expired")]
     ApiKeyExpired,
+    /// A key in the chain that issued the API key was revoked, or is gone (401).
+    #[error("API key revoked: the key that issued it was revoked")]
+    IssuerRevoked,
+    /// A key in the chain that issued the API key has expired (401).
+    #[error("API key expired: the key that issued it has expired")]
+    IssuerExpired,
     /// The user lacks a privilege, or asks to grant more than it has (403).
     #[error("{0}")]
     Forbidden(String),
@@ -274,7 +302,7 @@ impl AuthError {
         match self {
             Missing | Malformed | TokenExpired | TokenNotYetValid | InvalidSignature
             | WrongIssuer | InvalidToken(_) | MalformedApiKey | UnknownApiKey | ApiKeyRevoked
-            | ApiKeyExpired => StatusCode::UNAUTHORIZED,
+            | ApiKeyExpired | IssuerRevoked | IssuerExpired => StatusCode::UNAUTHORIZED,
             Forbidden(_) => StatusCode::FORBIDDEN,
             InvalidRequest(_) => StatusCode::BAD_REQUEST,
             NotFound { .. } => StatusCode::NOT_FOUND,
@@ -325,15 +353,44 @@ impl std::fmt::Debug for Auth {
 
 impl Auth {
     /// Prepares authentication. A production node (`dev == false`) needs `auth.jwt.secret` or
-    /// `auth.jwt.publicKey` ([`AuthError::NoJwtKey`]); a development node without a secret
-    /// uses [`DEV_JWT_SECRET`]. Unusable keys, transforms and unknown privileges in
-    /// `auth.roles` / `auth.defaultPrivileges` fail with [`AuthError::Config`].
+    /// `auth.jwt.publicKey` ([`AuthError::NoJwtKey`]), an HS256 secret of at least
+    /// [`MIN_SECRET_BYTES`], and refuses tokens without `exp` unless
+    /// `auth.jwt.requireExpiry` is false; a development node without a secret uses
+    /// [`DEV_JWT_SECRET`]. An empty or blank secret or public key, unusable keys, transforms
+    /// and unknown privileges in `auth.roles` / `auth.defaultPrivileges` fail with
+    /// [`AuthError::Config`].
     pub fn new(config: AuthConfig, dev: bool, store: Arc<dyn Store>) -> Result<Auth, AuthError> {
         let jwt_config = config.jwt.clone().unwrap_or_default();
-        // Empty settings (e.g. from unset environment variables) count as not configured.
+        // An empty key is a mistake, never "no key": it would start a node anyone can sign
+        // tokens for (or, taken as absent, a development node).
+        for (name, key) in [
+            ("auth.jwt.secret", &jwt_config.secret),
+            ("auth.jwt.publicKey", &jwt_config.public_key),
+        ] {
+            if key.as_deref().is_some_and(|k| k.trim().is_empty()) {
+                return Err(AuthError::Config {
+                    setting: name.to_string(),
+                    reason: "it is empty; set a key, or leave the setting out".into(),
+                });
+            }
+        }
+        if let Some(secret) = jwt_config.secret.as_deref().filter(|_| !dev) {
+            if secret.len() < MIN_SECRET_BYTES {
+                return Err(AuthError::Config {
+                    setting: "auth.jwt.secret".into(),
+                    reason: format!(
+                        "an HS256 secret needs at least {MIN_SECRET_BYTES} bytes in production \
+                         mode; this one has {}",
+                        secret.len()
+                    ),
+                });
+            }
+        }
+        // Empty optional settings (e.g. from unset environment variables) count as not
+        // configured.
         let setting = |s: &Option<String>| s.clone().filter(|s| !s.trim().is_empty());
-        let mut secret = setting(&jwt_config.secret);
-        let public_key = setting(&jwt_config.public_key);
+        let mut secret = jwt_config.secret.clone();
+        let public_key = jwt_config.public_key.clone();
         if secret.is_none() && dev {
             secret = Some(DEV_JWT_SECRET.to_string());
         }
@@ -350,7 +407,8 @@ impl Auth {
             public_key.as_deref(),
             setting(&jwt_config.issuer).as_deref(),
             setting(&jwt_config.transform).as_deref(),
-        )?;
+        )?
+        .require_expiry(!dev && jwt_config.require_expiry);
         Ok(Auth {
             config,
             dev,
@@ -388,6 +446,7 @@ impl Auth {
                 info: identity.info,
                 privileges,
                 restrictions: None,
+                key: None,
             })
         }
     }
@@ -415,13 +474,30 @@ impl Auth {
         if key.expiration.is_some_and(|at| at <= now) {
             return Err(AuthError::ApiKeyExpired);
         }
+        // A key issued by a key lives only as long as every key above it.
+        let mut parent = key.issuer.as_ref().and_then(|i| i.key.clone());
+        let mut hops = 0;
+        while let Some(id) = parent {
+            hops += 1;
+            if hops > MAX_KEY_CHAIN {
+                return Err(AuthError::IssuerRevoked);
+            }
+            let issuing = self.store.api_key(&id)?.ok_or(AuthError::IssuerRevoked)?;
+            if issuing.revoked {
+                return Err(AuthError::IssuerRevoked);
+            }
+            if issuing.expiration.is_some_and(|at| at <= now) {
+                return Err(AuthError::IssuerExpired);
+            }
+            parent = issuing.issuer.and_then(|i| i.key);
+        }
         let stale = key
             .last_used
             .is_none_or(|at| now.seconds_since(&at).abs() >= apikey::LAST_USED_RESOLUTION_SECS);
         if stale {
             self.store.touch_api_key(&key.id, now)?;
         }
-        Ok(apikey::user_of(&key))
+        Ok(apikey::user_of(&key, hops))
     }
 
     /// The demo accounts of a development node, with HS256 tokens valid for
@@ -542,15 +618,25 @@ fn authorization(parts: &Parts) -> Result<Option<String>, AuthError> {
         .transpose()
 }
 
-/// Authenticates at the current time; API keys are looked up on a blocking thread.
+/// Authenticates at the current time; API keys are looked up on a blocking thread. The
+/// request's span records who it is: the user id, and the key id for an API key (never
+/// the token).
 async fn authenticate_now(auth: Arc<Auth>, header: Option<String>) -> Result<User, AuthError> {
     let now = Timestamp(chrono::Utc::now());
     let is_api_key = bearer_token(header.as_deref()).is_ok_and(|t| t.starts_with(API_KEY_PREFIX));
-    if is_api_key {
-        tokio::task::spawn_blocking(move || auth.authenticate(header.as_deref(), now)).await?
+    let user = if is_api_key {
+        tokio::task::spawn_blocking(move || auth.authenticate(header.as_deref(), now)).await??
     } else {
-        auth.authenticate(header.as_deref(), now)
+        auth.authenticate(header.as_deref(), now)?
+    };
+    let span = tracing::Span::current();
+    if let Some(id) = &user.id {
+        span.record("user", tracing::field::display(id));
     }
+    if let Some(key) = &user.key {
+        span.record("key", tracing::field::display(&key.id));
+    }
+    Ok(user)
 }
 
 /// The authenticated caller of a request: rejects with [`AuthError`] (401) when the

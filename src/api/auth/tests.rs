@@ -2,9 +2,12 @@
 //! and the axum glue.
 
 use super::*;
-use crate::store::{ApiKeyStore, MemoryStore};
+use crate::store::{ApiKeyStore, KeyIssuer, MemoryStore};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
+
+/// The HS256 secret of the test nodes (a production node needs 32 bytes or more).
+const SECRET: &str = "s3cret-s3cret-s3cret-s3cret-s3cret";
 
 /// 2025-01-01T00:00:00Z.
 const NOW: i64 = 1_735_689_600;
@@ -29,15 +32,18 @@ fn config(secret: &str) -> AuthConfig {
     AuthConfig {
         jwt: Some(JwtConfig {
             secret: Some(secret.into()),
+            // Most tokens of these tests have no `exp`; `expiry_is_required_in_production`
+            // checks the default.
+            require_expiry: false,
             ..JwtConfig::default()
         }),
         ..AuthConfig::default()
     }
 }
 
-/// A production node with HS256 secret `s3cret` and a `manager` role.
+/// A production node with HS256 secret [`SECRET`] and a `manager` role.
 fn auth_with(store: Arc<MemoryStore>) -> Auth {
-    let mut config = config("s3cret");
+    let mut config = config(SECRET);
     config.roles.insert(
         "manager".into(),
         strings(&["scenario:read", "scenario:write"]),
@@ -63,7 +69,7 @@ fn login(auth: &Auth, token: &str, time: Timestamp) -> Result<User, AuthError> {
 }
 
 fn admin(auth: &Auth) -> User {
-    let token = hs256("s3cret", json!({"sub": "root", "roles": ["admin"]}));
+    let token = hs256(SECRET, json!({"sub": "root", "roles": ["admin"]}));
     login(auth, &token, now()).expect("admin")
 }
 
@@ -105,15 +111,7 @@ fn defaults_are_admin_star_and_start_step() {
 
 #[test]
 fn production_refuses_to_start_without_a_jwt_key() {
-    for jwt in [
-        None,
-        Some(JwtConfig::default()),
-        Some(JwtConfig {
-            secret: Some(" ".into()),
-            public_key: Some(String::new()),
-            ..JwtConfig::default()
-        }),
-    ] {
+    for jwt in [None, Some(JwtConfig::default())] {
         let config = AuthConfig {
             jwt,
             ..AuthConfig::default()
@@ -126,6 +124,66 @@ fn production_refuses_to_start_without_a_jwt_key() {
              (RS256/EdDSA); only a development node runs without one"
         );
     }
+}
+
+#[test]
+fn empty_keys_short_secrets_and_tokens_without_expiry_are_refused_in_production() {
+    for (secret, public_key, setting) in [
+        (Some(" "), None, "auth.jwt.secret"),
+        (Some(""), None, "auth.jwt.secret"),
+        (None, Some(""), "auth.jwt.publicKey"),
+    ] {
+        let config = AuthConfig {
+            jwt: Some(JwtConfig {
+                secret: secret.map(str::to_string),
+                public_key: public_key.map(str::to_string),
+                ..JwtConfig::default()
+            }),
+            ..AuthConfig::default()
+        };
+        for dev in [false, true] {
+            let e = Auth::new(config.clone(), dev, store()).expect_err("refused");
+            assert_eq!(
+                e.to_string(),
+                format!("invalid {setting}: it is empty; set a key, or leave the setting out")
+            );
+        }
+    }
+    let e =
+        Auth::new(config("0123456789abcdef0123456789abcde"), false, store()).expect_err("31 bytes");
+    assert_eq!(
+        e.to_string(),
+        "invalid auth.jwt.secret: an HS256 secret needs at least 32 bytes in production \
+         mode; this one has 31"
+    );
+    assert!(Auth::new(config("0123456789abcdef0123456789abcdef"), false, store()).is_ok());
+    assert!(
+        Auth::new(config("short"), true, store()).is_ok(),
+        "dev mode"
+    );
+
+    // `exp` is required by default in production, not in development mode.
+    let strict = AuthConfig {
+        jwt: Some(JwtConfig {
+            secret: Some(SECRET.into()),
+            ..JwtConfig::default()
+        }),
+        ..AuthConfig::default()
+    };
+    let forever = hs256(SECRET, json!({"sub": "alice"}));
+    let auth = Auth::new(strict.clone(), false, store()).expect("auth");
+    let e = login(&auth, &forever, now()).expect_err("no exp");
+    assert_eq!(
+        (e.status(), e.to_string()),
+        (
+            StatusCode::UNAUTHORIZED,
+            "invalid token: the token has no expiry ('exp'), which this node requires".into()
+        )
+    );
+    let expiring = hs256(SECRET, json!({"sub": "alice", "exp": NOW + 60}));
+    assert!(login(&auth, &expiring, now()).is_ok());
+    let dev = Auth::new(strict, true, store()).expect("dev auth");
+    assert!(login(&dev, &forever, now()).is_ok());
 }
 
 #[test]
@@ -148,7 +206,7 @@ fn development_without_a_secret_uses_the_dev_secret() {
 
 #[test]
 fn unknown_privileges_in_the_configuration_are_refused() {
-    let mut config = config("s");
+    let mut config = config(SECRET);
     config.roles.insert("ops".into(), strings(&["process:*"]));
     let e = Auth::new(config, false, store()).expect_err("refused");
     assert!(
@@ -157,7 +215,7 @@ fn unknown_privileges_in_the_configuration_are_refused() {
     );
     let mut config = config_default_privileges(&["proces:start"]);
     config.jwt = Some(JwtConfig {
-        secret: Some("s".into()),
+        secret: Some(SECRET.into()),
         ..JwtConfig::default()
     });
     let e = Auth::new(config, false, store()).expect_err("refused");
@@ -188,7 +246,7 @@ fn missing_and_malformed_headers() {
         assert!(matches!(e, AuthError::Malformed), "{header:?}: {e}");
         assert_eq!(e.status(), StatusCode::UNAUTHORIZED);
     }
-    let token = hs256("s3cret", json!({"sub": "a"}));
+    let token = hs256(SECRET, json!({"sub": "a"}));
     assert!(auth
         .authenticate(Some(&format!("bearer  {token} ")), now())
         .is_ok());
@@ -198,7 +256,7 @@ fn missing_and_malformed_headers() {
 fn jwt_hs256_valid_expired_wrong_secret_wrong_issuer() {
     let auth = auth();
     let token = hs256(
-        "s3cret",
+        SECRET,
         json!({"sub": "alice", "name": "Alice", "exp": NOW + 1}),
     );
     let user = login(&auth, &token, now()).expect("valid");
@@ -213,6 +271,7 @@ fn jwt_hs256_valid_expired_wrong_secret_wrong_issuer() {
                 .expect("object"),
             privileges: strings(&["process:start", "process:step"]),
             restrictions: None,
+            key: None,
         }
     );
 
@@ -229,12 +288,12 @@ fn jwt_hs256_valid_expired_wrong_secret_wrong_issuer() {
         (StatusCode::UNAUTHORIZED, "invalid signature".into())
     );
 
-    let mut config = config("s3cret");
+    let mut config = config(SECRET);
     config.jwt.as_mut().expect("jwt").issuer = Some("https://id.example".into());
     let auth = Auth::new(config, false, store()).expect("auth");
     let e = login(
         &auth,
-        &hs256("s3cret", json!({"sub": "a", "iss": "https://x.example"})),
+        &hs256(SECRET, json!({"sub": "a", "iss": "https://x.example"})),
         now(),
     )
     .expect_err("wrong issuer");
@@ -242,7 +301,7 @@ fn jwt_hs256_valid_expired_wrong_secret_wrong_issuer() {
         (e.status(), e.to_string()),
         (StatusCode::UNAUTHORIZED, "wrong issuer".into())
     );
-    let ok = hs256("s3cret", json!({"sub": "a", "iss": "https://id.example"}));
+    let ok = hs256(SECRET, json!({"sub": "a", "iss": "https://id.example"}));
     assert!(login(&auth, &ok, now()).is_ok());
 }
 
@@ -252,7 +311,7 @@ fn roles_map_to_privileges() {
     let user = |roles: Value| {
         login(
             &auth,
-            &hs256("s3cret", json!({"sub": "u", "roles": roles})),
+            &hs256(SECRET, json!({"sub": "u", "roles": roles})),
             now(),
         )
         .expect("user")
@@ -302,12 +361,12 @@ fn roles_map_to_privileges() {
 
 #[test]
 fn transform_applies_to_authenticate() {
-    let mut config = config("s3cret");
+    let mut config = config(SECRET);
     config.jwt.as_mut().expect("jwt").transform =
         Some("{id: uid, roles: realm.roles, info: {name: name}}".into());
     let auth = Auth::new(config, false, store()).expect("auth");
     let token = hs256(
-        "s3cret",
+        SECRET,
         json!({"sub": "x", "uid": "u-7", "name": "Ursula", "realm": {"roles": ["admin"]}}),
     );
     let user = login(&auth, &token, now()).expect("user");
@@ -411,8 +470,19 @@ fn api_key_issue_and_use() {
     assert!(api_key_json(&stored).get("hash").is_none());
     assert_eq!(api_key_json(&stored)["id"], json!(key.id));
 
+    assert_eq!(
+        key.issuer,
+        Some(KeyIssuer {
+            user: Some("root".into()),
+            roles: strings(&["admin"]),
+            key: None,
+        })
+    );
+
+    // The key acts on behalf of its issuer.
     let user = login(&auth, &token, at(NOW + 5)).expect("api key user");
-    assert_eq!(user.id, None);
+    assert_eq!(user.id.as_deref(), Some("root"));
+    assert_eq!(user.roles, strings(&["admin"]));
     assert_eq!(
         user.privileges,
         strings(&["process:start", "scenario:read"])
@@ -437,6 +507,67 @@ fn api_key_issue_and_use() {
     assert_eq!(last_used(&key.id), Some(at(NOW + 65)));
 
     assert_eq!(auth.list_api_keys().expect("list").len(), 1);
+}
+
+#[test]
+fn a_key_issued_by_a_key_is_capped_and_stops_with_it() {
+    let store = store();
+    let auth = auth_with(store.clone());
+    let mut req = request(&["apikey:issue", "process:step"]);
+    req.expiration_days = Some(2);
+    let (parent, parent_token) = auth
+        .issue_api_key(&admin(&auth), req, now())
+        .expect("parent");
+    let by_parent = login(&auth, &parent_token, now()).expect("parent user");
+    let mut req = request(&["process:step"]);
+    req.expiration_days = Some(MAX_EXPIRATION_DAYS);
+    let (child, child_token) = auth.issue_api_key(&by_parent, req, now()).expect("child");
+    assert_eq!(
+        child.expiration, parent.expiration,
+        "capped at the parent's"
+    );
+    assert_eq!(
+        child.issuer.as_ref().and_then(|i| i.key.as_deref()),
+        Some(parent.id.as_str())
+    );
+    assert_eq!(
+        login(&auth, &child_token, now())
+            .expect("child user")
+            .id
+            .as_deref(),
+        Some("root")
+    );
+
+    // A parent that expires earlier than its child (as a key stored before the cap could)
+    // takes the child with it.
+    let mut shorter = parent.clone();
+    shorter.expiration = Some(at(NOW + 60));
+    store.put_api_key(&shorter).expect("store");
+    let mut longer = child.clone();
+    longer.expiration = None;
+    store.put_api_key(&longer).expect("store");
+    assert!(login(&auth, &child_token, at(NOW + 30)).is_ok());
+    let e = login(&auth, &child_token, at(NOW + 60)).expect_err("parent expired");
+    assert!(matches!(e, AuthError::IssuerExpired), "{e}");
+    auth.revoke_api_key(&parent.id).expect("revoke");
+    let e = login(&auth, &child_token, at(NOW + 30)).expect_err("parent revoked");
+    assert!(matches!(e, AuthError::IssuerRevoked), "{e}");
+}
+
+#[test]
+fn a_key_without_an_issuer_acts_for_nobody() {
+    let store = store();
+    let auth = auth_with(store.clone());
+    let (key, token) = auth
+        .issue_api_key(&admin(&auth), request(&["process:step"]), now())
+        .expect("issued");
+    let legacy = ApiKey {
+        issuer: None,
+        ..key
+    };
+    store.put_api_key(&legacy).expect("store");
+    let user = login(&auth, &token, now()).expect("user");
+    assert_eq!((user.id, user.roles), (None, vec![]));
 }
 
 #[test]
@@ -523,7 +654,7 @@ fn api_key_cannot_grant_more_than_the_issuer_has() {
     let auth = auth();
     let manager = login(
         &auth,
-        &hs256("s3cret", json!({"sub": "m", "roles": ["manager"]})),
+        &hs256(SECRET, json!({"sub": "m", "roles": ["manager"]})),
         now(),
     )
     .expect("manager");
@@ -537,14 +668,14 @@ fn api_key_cannot_grant_more_than_the_issuer_has() {
         "issuing API keys requires the 'apikey:issue' privilege"
     );
 
-    let mut config = config("s3cret");
+    let mut config = config(SECRET);
     config
         .roles
         .insert("issuer".into(), strings(&["apikey:issue", "scenario:read"]));
     let auth = Auth::new(config, false, store()).expect("auth");
     let issuer = login(
         &auth,
-        &hs256("s3cret", json!({"sub": "i", "roles": "issuer"})),
+        &hs256(SECRET, json!({"sub": "i", "roles": "issuer"})),
         now(),
     )
     .expect("issuer");
@@ -692,7 +823,7 @@ fn parts(authorization: Option<&str>) -> Parts {
 async fn extractor_reads_the_authorization_header() {
     let auth = Arc::new(auth());
     let far = chrono::Utc::now().timestamp() + 3600;
-    let token = hs256("s3cret", json!({"sub": "alice", "exp": far}));
+    let token = hs256(SECRET, json!({"sub": "alice", "exp": far}));
 
     let user =
         <User as FromRequestParts<_>>::from_request_parts(&mut parts(Some(&bearer(&token))), &auth)
