@@ -633,6 +633,47 @@ vars:
     assert_eq!(q.current_key(), "(b)");
 }
 
+/// SPEC 1.3/2.7: an explicit `- on: ~` transition has the action log, so it is logged,
+/// with title and description null (no action is current in the state it leaves) and the
+/// actor of the event; after instantiate there is no actor.
+#[test]
+fn explicit_automatic_transitions_are_logged() {
+    let yaml = r#"
+states:
+  initial:
+    transitions:
+      - on: ~
+        goto: wait
+  wait:
+    on: go
+    goto: route
+  route:
+    transitions:
+      - on: ~
+        goto: quiet
+  quiet:
+    transitions:
+      - on: ~
+        log: false
+        goto: (done)
+"#;
+    let mut p = start(yaml);
+    assert_eq!(
+        p.previous(),
+        &json!([{"title": null, "description": null, "timestamp": "2025-01-01T00:00:00.000Z"}])
+    );
+    step(&mut p, "go", "actor", None);
+    assert_eq!(p.current_key(), "(done)");
+    let previous = p.previous().as_array().expect("previous");
+    assert_eq!(previous.len(), 3);
+    assert_eq!(previous[1]["title"], json!("go"));
+    assert_eq!(
+        previous[2],
+        json!({"title": null, "description": null, "timestamp": "2025-01-01T00:00:00.000Z",
+               "actor": {"key": "actor"}})
+    );
+}
+
 #[test]
 fn data_functions_see_the_process() {
     let yaml = r#"
