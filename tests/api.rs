@@ -1347,6 +1347,53 @@ async fn prediction() {
     error(res, StatusCode::BAD_REQUEST).await;
 }
 
+/// A prediction that fails (an update that cannot be evaluated without a response) still
+/// answers the process, without `next`, with the reason in `predictError` (SPEC 2.10).
+#[tokio::test]
+async fn a_failing_prediction_answers_the_reason() {
+    let node = node().await;
+    let id = node
+        .scenario(
+            r#"
+name: count
+version: "1.0"
+actions:
+  count:
+    update:
+      set: vars.total
+      value: !ref current.response.members + `1`
+states:
+  initial:
+    on: count
+    goto: (counted)
+"#,
+        )
+        .await;
+    let res = node
+        .post("/processes", &admin())
+        .json(&json!({"scenario": id, "actors": {"actor": {"id": "admin"}}}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let pid = json_of(res).await["id"].as_str().expect("id").to_string();
+    let res = node
+        .get(&format!("/processes/{pid}?predict=true"), &admin())
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::OK);
+    let process = json_of(res).await;
+    assert!(process.get("next").is_none(), "{process}");
+    assert_eq!(
+        process["predictError"],
+        json!(
+            "Failed to evaluate JMESPath expression: current.response.members + `1`. \
+               invalid type: '+' expects two numbers or two strings, received null and a number"
+        )
+    );
+}
+
 /// Issues an API key as admin and returns its token.
 async fn issue(node: &Node, request: Value) -> String {
     let res = node

@@ -172,6 +172,28 @@ fn run_reports_bad_ops_files() {
     );
 }
 
+/// SPEC 2.10: when a simulated step of the prediction fails, the snapshot's `next` is
+/// `"error: "` and the error text, as in the reference's golden traces.
+#[test]
+fn run_prints_a_failing_prediction_as_an_error() {
+    let dir = temp_dir("predict-error");
+    let file = write(
+        &dir,
+        "count.yaml",
+        "actions:\n  count:\n    update:\n      set: vars.total\n      value: !ref current.response.members + `1`\n\
+         states:\n  initial:\n    on: count\n    goto: (counted)\n",
+    );
+    let ops = write(&dir, "ops.json", "[]");
+    let out = letsflow(&["run", &file, "--ops", &ops]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let snapshots: Vec<Value> = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        snapshots[0]["next"],
+        json!("error: Failed to evaluate JMESPath expression: current.response.members + `1`. \
+               invalid type: '+' expects two numbers or two strings, received null and a number")
+    );
+}
+
 /// A redb store in `data` with three approval processes: `p-ok` consistent, `p-stale` with a
 /// wrong view and no timer, `p-forged` with a tampered last event.
 fn store_with_problems(data: &Path) {

@@ -368,7 +368,8 @@ pub async fn start_process(
 }
 
 /// Get a process (`{id}.json`, `{id}.yaml` or `Accept` choose the format); with
-/// `predict=true` its likely next states are added as `next`.
+/// `predict=true` its likely next states are added as `next`, or, when the prediction
+/// fails, the reason as `predictError`.
 #[utoipa::path(
     get, path = "/processes/{id}", tag = "process",
     security(("bearer" = [])),
@@ -397,7 +398,7 @@ pub async fn get_process(
             if predict {
                 match process.predict() {
                     Ok(next) => json["next"] = Value::Array(next),
-                    Err(e) => tracing::warn!(process = %id, error = %e, "no prediction"),
+                    Err(e) => json["predictError"] = Value::String(e.to_string()),
                 }
             }
             Ok(json)

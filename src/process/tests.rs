@@ -308,7 +308,7 @@ states:
     let out = step(&mut p, "go", "actor", None);
     assert!(out.skipped);
     assert!(
-        out.errors[0].starts_with("expression 'abs('not a number')' failed"),
+        out.errors[0].starts_with("Failed to evaluate JMESPath expression: abs('not a number'). "),
         "{:?}",
         out.errors
     );
@@ -794,6 +794,34 @@ states:
 "#,
     );
     assert!(matches!(looping.predict(), Err(Error::MaxIterations)));
+}
+
+/// SPEC 2.10: a simulated step whose update cannot be evaluated without a response makes
+/// the whole prediction fail with that error, not come out empty.
+#[test]
+fn a_failing_simulated_step_fails_the_prediction() {
+    let p = start(
+        r#"
+actions:
+  count:
+    update:
+      set: vars.total
+      value: !ref current.response.members + `1`
+states:
+  initial:
+    on: count
+    goto: (counted)
+"#,
+    );
+    let err = p.predict().expect_err("the prediction fails");
+    assert!(matches!(err, Error::Fn(_)), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "Failed to evaluate JMESPath expression: current.response.members + `1`. invalid type: \
+         '+' expects two numbers or two strings, received null and a number"
+    );
+    // The prediction is simulated: the process itself is unchanged.
+    assert_eq!(p.events().len(), 1);
 }
 
 #[test]
