@@ -544,6 +544,44 @@ async fn scenarios_in_yaml_and_json() {
     assert_eq!(titles, vec![json!("Quote"), json!("Tiny")]);
 }
 
+/// A scenario with a typo is stored (the reference accepts it), and the 201 body says
+/// what is most likely wrong and where; a scenario without such problems has no warnings.
+#[tokio::test]
+async fn storing_a_scenario_answers_its_warnings() {
+    let node = node().await;
+    let res = node
+        .post("/scenarios", &admin())
+        .header(CONTENT_TYPE, YAML)
+        .body("name: typo\nversion: '1'\nactions:\n  submit:\n    actr: employee\nstates:\n  initial:\n    on: submit\n    goto: (done)\n")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let stored = json_of(res).await;
+    assert_eq!(
+        stored["warnings"],
+        json!([{
+            "instancePath": "/actions/submit/actr",
+            "keyword": "unknownKey",
+            "message": "unknown key 'actr' is ignored (did you mean 'actor'?)",
+            "params": {"key": "actr", "closest": "actor"},
+            "line": 5,
+            "column": 5
+        }])
+    );
+    assert_eq!(stored["actions"]["submit"]["actor"], json!(["*"]));
+
+    let res = node
+        .post("/scenarios", &admin())
+        .header(CONTENT_TYPE, YAML)
+        .body(QUOTE)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::CREATED);
+    assert!(json_of(res).await.get("warnings").is_none());
+}
+
 #[tokio::test]
 async fn scenario_privileges() {
     let node = node().await;
