@@ -258,6 +258,26 @@ fn run_prints_a_failing_prediction_as_an_error() {
     );
 }
 
+/// `run` runs only what `scenario validate` (and the server) accept: an invalid scenario
+/// gives its errors, located, and exit code 1.
+#[test]
+fn run_refuses_an_invalid_scenario() {
+    let dir = temp_dir("run-invalid");
+    let file = write(
+        &dir,
+        "bad.yaml",
+        "actors:\n  client: {}\nstates:\n  initial:\n    on: go\n    goto: nowhere\n",
+    );
+    let ops = write(&dir, "ops.json", "[]");
+    let out = letsflow(&["run", &file, "--ops", &ops]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert_eq!(stdout(&out), "");
+    assert_eq!(
+        stderr(&out),
+        format!("{file}:6:5: error: /states/initial/goto: state 'nowhere' is not defined\n")
+    );
+}
+
 /// A redb store in `data` with three approval processes: `p-ok` consistent, `p-stale` with a
 /// wrong view and no timer, `p-forged` with a tampered last event.
 fn store_with_problems(data: &Path) {
