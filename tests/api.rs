@@ -1279,6 +1279,101 @@ async fn actors_by_role_and_as_actor() {
     );
 }
 
+/// The error body of a refused request: status, message and reasons.
+async fn refusal(res: Response, status: StatusCode) -> (String, Value) {
+    assert_eq!(res.status(), status, "status of {}", res.url());
+    let body = json_of(res).await;
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    (message.to_string(), body["error"]["reason"].clone())
+}
+
+/// Every 403 of a step says, for each actor that could perform the action, why the caller
+/// is not that actor: not assigned, assigned to someone else, or which role is missing.
+#[tokio::test]
+async fn a_refused_step_says_which_actor_and_what_is_missing() {
+    let node = node().await;
+    let quote = node.scenario(QUOTE).await;
+    let alice = token("alice", &["sales"]);
+    let start = |body: Value| node.post("/processes", &alice).json(&body).send();
+
+    let res = start(json!({"scenario": quote, "action": "request"}))
+        .await
+        .expect("send");
+    let (message, reason) = refusal(res, StatusCode::FORBIDDEN).await;
+    assert_eq!(
+        message,
+        "Not allowed to perform action 'request' in this process"
+    );
+    assert_eq!(
+        reason,
+        json!(["Actor 'client' is not assigned to a user or role"])
+    );
+
+    let res = start(
+        json!({"scenario": quote, "actors": {"client": {"id": "carol"}}, "action": "request"}),
+    )
+    .await
+    .expect("send");
+    let (_, reason) = refusal(res, StatusCode::FORBIDDEN).await;
+    assert_eq!(
+        reason,
+        json!(["User is not allowed to perform as actor 'client': it is assigned to user 'carol'"])
+    );
+
+    let res = start(json!({
+        "scenario": quote,
+        "actors": {"client": {"id": "alice"}, "supplier": {"role": ["buyer", "finance"]}},
+        "action": {"key": "request", "response": {"item": "bike"}},
+    }))
+    .await
+    .expect("send");
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let pid = json_of(res).await["id"].as_str().expect("id").to_string();
+    let res = node
+        .post(&format!("/processes/{pid}/offer"), &alice)
+        .json(&json!(100))
+        .send()
+        .await
+        .expect("send");
+    let (message, reason) = refusal(res, StatusCode::FORBIDDEN).await;
+    assert_eq!(
+        message,
+        "Not allowed to perform action 'offer' in this process"
+    );
+    assert_eq!(
+        reason,
+        json!(["User is not allowed to perform as actor 'supplier': it needs one of the roles 'buyer', 'finance', the user has 'sales'"])
+    );
+
+    let res = node
+        .post(&format!("/processes/{pid}/offer"), &alice)
+        .header("As-Actor", "service:pricing")
+        .json(&json!(100))
+        .send()
+        .await
+        .expect("send");
+    let (_, reason) = refusal(res, StatusCode::FORBIDDEN).await;
+    assert_eq!(
+        reason,
+        json!(["A person cannot perform as service 'service:pricing'"])
+    );
+
+    // A rejected step (400) has the engine's errors as its reason.
+    let res = node
+        .post(&format!("/processes/{pid}/offer"), &alice)
+        .header("As-Actor", "supplier")
+        .json(&json!(100))
+        .send()
+        .await
+        .expect("send");
+    let (message, reason) = refusal(res, StatusCode::BAD_REQUEST).await;
+    assert_eq!(message, "Unable to perform action 'offer'");
+    assert_eq!(
+        reason,
+        json!(["User is not allowed to perform as actor 'supplier'"])
+    );
+}
+
 #[tokio::test]
 async fn as_actor_that_the_user_is_not() {
     let node = node().await;

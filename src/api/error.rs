@@ -92,11 +92,14 @@ pub enum ApiError {
     /// An API key's process restrictions do not allow this.
     #[error("Insufficient privileges of API key: {0}")]
     Restricted(String),
-    /// The caller cannot perform this action as any actor of the process.
+    /// The caller cannot perform this action as any actor of the process; `reason` says
+    /// why not, for each actor that could.
     #[error("Not allowed to perform action '{action}' in this process")]
     NotAnActor {
         /// The action key.
         action: String,
+        /// Why the caller is none of the actors (one line each).
+        reasons: Vec<String>,
     },
     /// A user without `process:super` must name the first action when starting a process.
     #[error("Not allowed to start a process without an action (needs 'process:super')")]
@@ -203,6 +206,7 @@ impl ApiError {
         match self {
             ApiError::InvalidScenario(errors) => error["reason"] = json!(errors),
             ApiError::StepRejected { errors, .. } => error["reason"] = json!(errors),
+            ApiError::NotAnActor { reasons, .. } => error["reason"] = json!(reasons),
             _ => {}
         }
         json!({ "error": error })
@@ -239,6 +243,7 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// What went wrong, for people.
     message: String,
-    /// Details: validation errors of a scenario, or the errors of a rejected step.
+    /// Details: validation errors of a scenario, the errors of a rejected step, or why the
+    /// caller is none of the actors that may perform an action.
     reason: Option<Vec<Value>>,
 }

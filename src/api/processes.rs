@@ -632,6 +632,7 @@ fn resolve_actor(
         if key.starts_with("service:") && identified(user) && !user.can("process:super") {
             return Err(ApiError::NotAnActor {
                 action: action.to_string(),
+                reasons: vec![format!("A person cannot perform as service '{key}'")],
             });
         }
         return Ok(key.to_string());
@@ -660,25 +661,75 @@ fn resolve_actor(
             .unwrap_or_default()
     });
     let scenario = process.scenario().id();
-    let mine: Vec<String> = candidates
-        .into_iter()
-        .filter(|key| {
-            if identified(user) {
-                process.actors().get(key).is_some_and(|a| plays(a, user))
-            } else {
-                user.allows(scenario, Some(key), Some(action))
-            }
-        })
-        .collect();
+    let (mine, others): (Vec<String>, Vec<String>) = candidates.into_iter().partition(|key| {
+        if identified(user) {
+            process.actors().get(key).is_some_and(|a| plays(a, user))
+        } else {
+            user.allows(scenario, Some(key), Some(action))
+        }
+    });
     match mine.len() {
         0 => Err(ApiError::NotAnActor {
             action: action.to_string(),
+            reasons: others
+                .iter()
+                .map(|key| why_not(process.actors().get(key), key, user))
+                .collect(),
         }),
         1 => Ok(mine.into_iter().next().unwrap_or_default()),
         _ => Err(ApiError::AmbiguousActor {
             action: action.to_string(),
             candidates: mine,
         }),
+    }
+}
+
+/// Why the caller is not actor `key` (`actor`: the process actor), in the engine's words
+/// where it has them (SPEC 2.5), with what is missing.
+fn why_not(actor: Option<&Value>, key: &str, user: &User) -> String {
+    if !identified(user) {
+        return format!("The API key may not perform as actor '{key}'");
+    }
+    let Some(actor) = actor else {
+        return match key.strip_prefix("service:") {
+            Some(_) => format!("A person cannot perform as service '{key}'"),
+            None => format!("Actor '{key}' is not defined in the scenario"),
+        };
+    };
+    let id = actor
+        .get("id")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty());
+    let roles: Vec<&str> = match actor.get("role") {
+        Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).collect(),
+        Some(Value::String(role)) => vec![role.as_str()],
+        _ => Vec::new(),
+    };
+    let quoted = |list: &[&str]| {
+        list.iter()
+            .map(|r| format!("'{r}'"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let has = match user.roles.as_slice() {
+        [] => "the user has no role".to_string(),
+        roles => {
+            let roles: Vec<&str> = roles.iter().map(String::as_str).collect();
+            format!("the user has {}", quoted(&roles))
+        }
+    };
+    match (id, roles.as_slice()) {
+        (Some(id), _) => format!(
+            "User is not allowed to perform as actor '{key}': it is assigned to user '{id}'"
+        ),
+        (None, []) => format!("Actor '{key}' is not assigned to a user or role"),
+        (None, [role]) => format!(
+            "User is not allowed to perform as actor '{key}': it needs role '{role}', {has}"
+        ),
+        (None, roles) => format!(
+            "User is not allowed to perform as actor '{key}': it needs one of the roles {}, {has}",
+            quoted(roles)
+        ),
     }
 }
 
