@@ -231,13 +231,17 @@ impl IntoResponse for ApiError {
 
 /// The shape of every error answer, for the OpenAPI document.
 #[derive(utoipa::ToSchema)]
+#[schema(example = json!({"error": {
+    "message": "Not allowed to perform action 'approve' in this process",
+    "reason": ["User is not allowed to perform as actor 'manager': it needs role 'management', the user has 'support'"]
+}}))]
 #[allow(dead_code)] // documentation only: the body is built as JSON by `ApiError`
 pub struct ErrorBody {
     /// The error.
     error: ErrorDetail,
 }
 
-/// The error of an [`ErrorBody`].
+/// The error of an error answer.
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)] // documentation only
 pub struct ErrorDetail {

@@ -15,6 +15,7 @@ use super::auth::User;
 use super::error::{ApiError, ErrorBody, Result};
 use super::negotiate::{split_suffix, Accept, Body, Payload, Reply};
 use super::scenarios::ScenarioSummary;
+use super::schemas;
 use super::{blocking, now, AppState, Path, Query};
 use crate::node::engine::current_summary;
 use crate::node::{Engine, EngineError};
@@ -272,7 +273,7 @@ fn summary_of(id: &str, view: &Value, scenario: Option<ScenarioSummary>) -> Proc
     params(("As-Actor" = Option<String>, Header, description = "The actor to perform the first action as")),
     request_body(content((StartInstructions = "application/json"), (StartInstructions = "application/yaml"))),
     responses(
-        (status = 201, description = "Started; `Location: /processes/{id}`", body = Object),
+        (status = 201, description = "Started; `Location: /processes/{id}`", body = schemas::Process),
         (status = 400, description = "Bad instructions, unknown or disabled scenario, or the first step was rejected (`reason`)", body = ErrorBody),
         (status = 401, description = "Not authenticated", body = ErrorBody),
         (status = 403, description = "Missing privilege `process:start`, restricted API key, or no action", body = ErrorBody),
@@ -375,7 +376,7 @@ pub async fn start_process(
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Process id, optionally with `.json` or `.yaml`"), GetQuery),
     responses(
-        (status = 200, description = "The process", content((Object = "application/json"), (Object = "application/yaml"))),
+        (status = 200, description = "The process (with `?predict=true` also `next`, or `predictError`)", content((schemas::Process = "application/json"), (schemas::Process = "application/yaml"))),
         (status = 400, description = "Bad query (`predict` must be true or false)", body = ErrorBody),
         (status = 401, description = "Not authenticated", body = ErrorBody),
         (status = 404, description = "Unknown process, or not visible to the caller", body = ErrorBody),
@@ -422,10 +423,10 @@ pub async fn get_process(
         ("As-Actor" = Option<String>, Header, description = "The actor to perform the action as, when the caller could be several"),
         ("Prefer" = Option<String>, Header, description = "`return=representation`: answer 200 with the process after the step"),
     ),
-    request_body(description = "The response (may be empty)", content((Object = "application/json"), (Object = "application/yaml"))),
+    request_body(description = "The response: any JSON or YAML value (may be empty: no response)", content((Value = "application/json"), (Value = "application/yaml"))),
     responses(
         (status = 204, description = "The step was performed"),
-        (status = 200, description = "The step was performed; the process after it (with `Prefer: return=representation`)", body = Object),
+        (status = 200, description = "The step was performed; the process after it (with `Prefer: return=representation`)", body = schemas::Process),
         (status = 400, description = "Malformed body, several possible actors, or the step was rejected (`reason`)", body = ErrorBody),
         (status = 401, description = "Not authenticated", body = ErrorBody),
         (status = 403, description = "Missing privilege `process:step`, not an actor for this action, or restricted API key", body = ErrorBody),

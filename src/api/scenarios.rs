@@ -3,6 +3,7 @@
 use super::auth::User;
 use super::error::{ApiError, ErrorBody, Result};
 use super::negotiate::{split_suffix, Accept, Payload, Reply};
+use super::schemas::Scenario;
 use super::{blocking, now, AppState, Path};
 use crate::scenario::locate::Locations;
 use crate::scenario::warnings::warnings;
@@ -97,8 +98,8 @@ pub async fn list_scenarios(
         (Object = "application/json"), (Object = "application/yaml")
     )),
     responses(
-        (status = 201, description = "Stored; `Location: /scenarios/{id}`", body = Object),
-        (status = 200, description = "Already stored (enabled again)", body = Object),
+        (status = 201, description = "Stored; `Location: /scenarios/{id}`; the normalized scenario with its `id` and `warnings`", body = Scenario),
+        (status = 200, description = "Already stored (enabled again)", body = Scenario),
         (status = 400, description = "Malformed or invalid scenario; `reason` lists validation errors", body = ErrorBody),
         (status = 401, description = "Not authenticated", body = ErrorBody),
         (status = 403, description = "Missing privilege `scenario:write`, or read-only mode", body = ErrorBody),
@@ -171,7 +172,7 @@ fn warnings_json(warnings: &[ValidationError], locations: &Locations) -> Vec<Val
     ),
     responses(
         (status = 200, description = "The normalized scenario; `X-Disabled: true` when disabled",
-            content((Object = "application/json"), (Object = "application/yaml"))),
+            content((Scenario = "application/json"), (Scenario = "application/yaml"))),
         (status = 401, description = "Not authenticated", body = ErrorBody),
         (status = 403, description = "Missing privilege `scenario:read`", body = ErrorBody),
         (status = 404, description = "Unknown scenario", body = ErrorBody),
