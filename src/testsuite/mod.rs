@@ -263,17 +263,20 @@ impl Runner {
     pub fn run_source(&mut self, file: &str, source: &str) -> FeatureReport {
         let feature = match gherkin::Feature::parse(source, gherkin::GherkinEnv::default()) {
             Ok(feature) => feature,
-            Err(e) => return FeatureReport {
-                file: file.to_string(),
-                name: String::new(),
-                error: Some(match unclosed_doc_string(source) {
+            Err(e) => {
+                let error = match unclosed_doc_string(source) {
                     Some(line) => format!(
                         "is not valid Gherkin: the doc string opened at line {line} is not closed"
                     ),
                     None => gherkin_error(&e),
-                }),
-                scenarios: vec![],
-            },
+                };
+                return FeatureReport {
+                    file: file.to_string(),
+                    name: String::new(),
+                    error: Some(error),
+                    scenarios: vec![],
+                };
+            }
         };
         let scenarios = plan(&feature)
             .into_iter()
