@@ -220,7 +220,7 @@ states:
         assert_eq!(at(&l, "/name"), (1, 1));
         assert_eq!(at(&l, "/actions/submit/actr"), (4, 5));
         assert_eq!(at(&l, "/actions/submit/description"), (5, 5));
-        assert!(l.0.get("/actions/submit/not").is_none());
+        assert!(!l.0.contains_key("/actions/submit/not"));
         assert_eq!(at(&l, "/states"), (7, 1));
         assert_eq!(at(&l, "/states/initial/transitions/0"), (10, 7));
         assert_eq!(at(&l, "/states/initial/transitions/0/on"), (10, 9));
