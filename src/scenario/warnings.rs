@@ -116,7 +116,10 @@ pub fn warnings(scenario: &Value) -> Vec<ValidationError> {
                 reached.push(goto);
             }
             if let (Some(actions), Some(Value::String(on))) = (actions, tr.get("on")) {
-                if !actions.is_empty() && !actions.contains_key(on) {
+                // `STATE.ACTION` is how a normalized scenario holds an implicit action.
+                let defined =
+                    actions.contains_key(on) || actions.contains_key(&format!("{key}.{on}"));
+                if !actions.is_empty() && !defined {
                     let known: Vec<&str> = actions.keys().map(String::as_str).collect();
                     let hint = closest(on, &known)
                         .map(|c| format!(" (did you mean '{c}'?)"))
@@ -395,7 +398,10 @@ states:
             lines(text),
             ["/states/stuck: state 'stuck' is not an end state, but no transition leaves it"]
         );
-        // Without `actions`, implicit actions are the design, not a typo.
+        // Without `actions`, implicit actions are the design, not a typo; a normalized
+        // scenario holds them as `STATE.ACTION`.
         assert!(lines("states:\n  initial:\n    on: go\n    goto: (done)\n").is_empty());
+        let normalized = "actions:\n  initial.go: {}\nstates:\n  initial:\n    transitions:\n      - on: go\n        goto: (done)\n  (done): {}\n";
+        assert!(lines(normalized).is_empty(), "{:?}", lines(normalized));
     }
 }
