@@ -1358,7 +1358,8 @@ async fn a_refused_step_says_which_actor_and_what_is_missing() {
         json!(["A person cannot perform as service 'service:pricing'"])
     );
 
-    // A rejected step (400) has the engine's errors as its reason.
+    // A rejected step (400) has the engine's errors as its reason, with what is missing
+    // added; the event keeps the engine's text.
     let res = node
         .post(&format!("/processes/{pid}/offer"), &alice)
         .header("As-Actor", "supplier")
@@ -1370,6 +1371,11 @@ async fn a_refused_step_says_which_actor_and_what_is_missing() {
     assert_eq!(message, "Unable to perform action 'offer'");
     assert_eq!(
         reason,
+        json!(["User is not allowed to perform as actor 'supplier': it needs one of the roles 'buyer', 'finance', the user has 'sales'"])
+    );
+    let process = node.process(&pid).await;
+    assert_eq!(
+        events(&process).last().expect("event")["errors"],
         json!(["User is not allowed to perform as actor 'supplier'"])
     );
 }
@@ -1394,7 +1400,7 @@ async fn as_actor_that_the_user_is_not() {
     let body = json_of(res).await;
     assert_eq!(
         body["error"]["reason"],
-        json!(["User is not allowed to perform as actor 'supplier'"])
+        json!(["User is not allowed to perform as actor 'supplier': it is assigned to user 'bob'"])
     );
     let process = node.process(&pid).await;
     assert_eq!(process["current"]["key"], "quoting");

@@ -345,9 +345,10 @@ pub async fn start_process(
             .step(&action, &actor, response.clone(), at)
             .map_err(|e| ApiError::Refused(e.to_string()))?;
         if outcome.skipped {
+            let played = trial.actors().get(&key);
             return Err(ApiError::StepRejected {
+                errors: explained(outcome.errors, played, &key, &user),
                 action,
-                errors: outcome.errors,
             });
         }
         engine.start(&record.id, &id, actors, at)?;
@@ -450,7 +451,7 @@ pub async fn step_process(
     let engine = state.engine.clone();
     let at = now();
     let process = blocking(move || {
-        let key = with_visible(&engine, &user, &id, |process| {
+        let (key, played) = with_visible(&engine, &user, &id, |process| {
             if !knows_action(process, &action) {
                 return Err(ApiError::UnknownAction {
                     action: action.clone(),
@@ -462,7 +463,8 @@ pub async fn step_process(
                     "actor '{key}' may not perform '{action}'"
                 )));
             }
-            Ok(key)
+            let played = process.actors().get(&key).cloned();
+            Ok((key, played))
         })?;
         let actor = step_actor(&key, &user);
         // The process is copied into the answer only when asked for: copying a long one
@@ -474,7 +476,7 @@ pub async fn step_process(
             tracing::info!(process = %id, action = %action, errors = ?outcome.errors, "step rejected");
             return Err(ApiError::StepRejected {
                 action,
-                errors: outcome.errors,
+                errors: explained(outcome.errors, played.as_ref(), &key, &user),
             });
         }
         Ok(process)
@@ -732,6 +734,26 @@ fn why_not(actor: Option<&Value>, key: &str, user: &User) -> String {
             quoted(roles)
         ),
     }
+}
+
+/// The errors of a rejected step for the answer: the engine's `User is not allowed to
+/// perform as actor 'K'` (as recorded in the event) with what is missing added.
+fn explained(errors: Vec<String>, actor: Option<&Value>, key: &str, user: &User) -> Vec<String> {
+    let refused = format!("User is not allowed to perform as actor '{key}'");
+    errors
+        .into_iter()
+        .map(|e| {
+            if e != refused {
+                return e;
+            }
+            let why = why_not(actor, key, user);
+            if why.starts_with(&refused) {
+                why
+            } else {
+                e
+            }
+        })
+        .collect()
 }
 
 /// The actor of a step: the actor key plus the user's id and roles, which the engine
