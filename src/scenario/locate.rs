@@ -29,7 +29,8 @@ impl Locations {
     pub fn of_yaml(text: &str) -> Locations {
         let mut found = HashMap::new();
         let mut frames: Vec<Frame> = Vec::new();
-        // A block scalar (`|`, `>`) runs while lines are indented deeper than its key.
+        // A block scalar (`|`, `>`) runs while lines are indented deeper than its key's
+        // column.
         let mut block_scalar: Option<usize> = None;
         for (index, line) in text.lines().enumerate() {
             let trimmed = line.trim_start_matches(' ');
@@ -52,12 +53,14 @@ impl Locations {
             loop {
                 let dash = rest == "-" || rest.starts_with("- ");
                 enter(&mut frames, column, dash);
+                let Some(frame) = frames.last_mut() else {
+                    break;
+                };
                 if dash {
-                    let frame = frames.last_mut().expect("a frame was entered");
                     let pointer = format!("{}/{}", frame.pointer, frame.items);
                     frame.items += 1;
                     frame.last = Some(pointer.clone());
-                    found.insert(pointer, position(index, column));
+                    found.insert(pointer.clone(), position(index, column));
                     let after = rest[1..].trim_start_matches(' ');
                     column += rest.len() - after.len();
                     rest = after;
@@ -67,7 +70,7 @@ impl Locations {
                     // The item's own content starts a frame at its column.
                     frames.push(Frame {
                         column,
-                        pointer: frame_pointer(&frames),
+                        pointer,
                         last: None,
                         sequence: false,
                         items: 0,
@@ -75,13 +78,13 @@ impl Locations {
                     continue;
                 }
                 if let Some((key, value)) = split_key(rest) {
-                    let frame = frames.last_mut().expect("a frame was entered");
                     let pointer = format!("{}/{}", frame.pointer, escape(&key));
                     frame.last = Some(pointer.clone());
                     found.insert(pointer, position(index, column));
                     let value = value.trim_start_matches(' ');
                     if value.starts_with('|') || value.starts_with('>') {
-                        block_scalar = Some(indent);
+                        // Its lines are indented deeper than the key.
+                        block_scalar = Some(column);
                     }
                 }
                 break;
@@ -143,14 +146,6 @@ fn enter(frames: &mut Vec<Frame>, column: usize, dash: bool) {
     });
 }
 
-/// The pointer of the item just read in the innermost sequence.
-fn frame_pointer(frames: &[Frame]) -> String {
-    frames
-        .last()
-        .and_then(|f| f.last.clone())
-        .unwrap_or_default()
-}
-
 fn position(index: usize, column: usize) -> Position {
     Position {
         line: index + 1,
@@ -207,6 +202,13 @@ states:
       - on: go
         goto: next
       -   on: other
+          log:
+            description: >
+              folded
+          goto: (done)
+      - log: |
+          literal
+        goto: (x)
   next:
     transitions:
     - on: back
@@ -226,13 +228,21 @@ states:
         assert_eq!(at(&l, "/states/initial/transitions/0/on"), (10, 9));
         assert_eq!(at(&l, "/states/initial/transitions/0/goto"), (11, 9));
         assert_eq!(at(&l, "/states/initial/transitions/1/on"), (12, 11));
-        assert_eq!(at(&l, "/states/next"), (13, 3));
-        assert_eq!(at(&l, "/states/next/transitions/0/by"), (16, 7));
-        assert_eq!(at(&l, "/states/next/transitions/1/after"), (17, 7));
-        assert_eq!(at(&l, "/states/(done)"), (18, 3));
-        assert_eq!(at(&l, "/states/*/title"), (20, 5));
+        assert_eq!(
+            at(&l, "/states/initial/transitions/1/log/description"),
+            (14, 13)
+        );
+        assert_eq!(at(&l, "/states/initial/transitions/1/goto"), (16, 11));
+        // After a block scalar on the line of a dash, the item's next key.
+        assert_eq!(at(&l, "/states/initial/transitions/2/log"), (17, 9));
+        assert_eq!(at(&l, "/states/initial/transitions/2/goto"), (19, 9));
+        assert_eq!(at(&l, "/states/next"), (20, 3));
+        assert_eq!(at(&l, "/states/next/transitions/0/by"), (23, 7));
+        assert_eq!(at(&l, "/states/next/transitions/1/after"), (24, 7));
+        assert_eq!(at(&l, "/states/(done)"), (25, 3));
+        assert_eq!(at(&l, "/states/*/title"), (27, 5));
         // Inside a flow collection: the nearest key.
-        assert_eq!(at(&l, "/states/next/transitions/0/by/1"), (16, 7));
+        assert_eq!(at(&l, "/states/next/transitions/0/by/1"), (23, 7));
         assert_eq!(l.find("/nowhere"), None);
     }
 }
