@@ -119,12 +119,19 @@ impl Drop for Node {
 /// Starts `letsflow serve` in development mode on a free port with its data in `data`;
 /// returns the node and its base URL once it listens.
 fn start_node(data: &Path) -> (Node, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_letsflow"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_letsflow"));
+    command
         .args(["serve", "--dev", "--http", "127.0.0.1:0", "--scenarios", ""])
         .arg("--data")
         .arg(data)
-        .current_dir(data)
-        .env_remove("LETSFLOW_CONFIG")
+        .current_dir(data);
+    // A node as the README starts it: no settings from this environment.
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("LETSFLOW_") {
+            command.env_remove(name);
+        }
+    }
+    let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
