@@ -546,6 +546,44 @@ async fn scenarios_in_yaml_and_json() {
     assert_eq!(titles, vec![json!("Quote"), json!("Tiny")]);
 }
 
+/// A scenario with a typo is stored (the reference accepts it), and the 201 body says
+/// what is most likely wrong and where; a scenario without such problems has no warnings.
+#[tokio::test]
+async fn storing_a_scenario_answers_its_warnings() {
+    let node = node().await;
+    let res = node
+        .post("/scenarios", &admin())
+        .header(CONTENT_TYPE, YAML)
+        .body("name: typo\nversion: '1'\nactions:\n  submit:\n    actr: employee\nstates:\n  initial:\n    on: submit\n    goto: (done)\n")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let stored = json_of(res).await;
+    assert_eq!(
+        stored["warnings"],
+        json!([{
+            "instancePath": "/actions/submit/actr",
+            "keyword": "unknownKey",
+            "message": "unknown key 'actr' is ignored (did you mean 'actor'?)",
+            "params": {"key": "actr", "closest": "actor"},
+            "line": 5,
+            "column": 5
+        }])
+    );
+    assert_eq!(stored["actions"]["submit"]["actor"], json!(["*"]));
+
+    let res = node
+        .post("/scenarios", &admin())
+        .header(CONTENT_TYPE, YAML)
+        .body(QUOTE)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::CREATED);
+    assert!(json_of(res).await.get("warnings").is_none());
+}
+
 #[tokio::test]
 async fn scenario_privileges() {
     let node = node().await;
@@ -1253,6 +1291,110 @@ async fn actors_by_role_and_as_actor() {
     );
 }
 
+/// The error body of a refused request: status, message and reasons.
+async fn refusal(res: Response, status: StatusCode) -> (String, Value) {
+    assert_eq!(res.status(), status, "status of {}", res.url());
+    let body = json_of(res).await;
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    (message.to_string(), body["error"]["reason"].clone())
+}
+
+/// Every 403 of a step says, for each actor that could perform the action, why the caller
+/// is not that actor: not assigned, assigned to someone else, or which role is missing.
+#[tokio::test]
+async fn a_refused_step_says_which_actor_and_what_is_missing() {
+    let node = node().await;
+    let quote = node.scenario(QUOTE).await;
+    let alice = token("alice", &["sales"]);
+    let start = |body: Value| node.post("/processes", &alice).json(&body).send();
+
+    let res = start(json!({"scenario": quote, "action": "request"}))
+        .await
+        .expect("send");
+    let (message, reason) = refusal(res, StatusCode::FORBIDDEN).await;
+    assert_eq!(
+        message,
+        "Not allowed to perform action 'request' in this process"
+    );
+    assert_eq!(
+        reason,
+        json!(["Actor 'client' is not assigned to a user or role"])
+    );
+
+    let res = start(
+        json!({"scenario": quote, "actors": {"client": {"id": "carol"}}, "action": "request"}),
+    )
+    .await
+    .expect("send");
+    let (_, reason) = refusal(res, StatusCode::FORBIDDEN).await;
+    assert_eq!(
+        reason,
+        json!(["User is not allowed to perform as actor 'client': it is assigned to user 'carol'"])
+    );
+
+    let res = start(json!({
+        "scenario": quote,
+        "actors": {"client": {"id": "alice"}, "supplier": {"role": ["buyer", "finance"]}},
+        "action": {"key": "request", "response": {"item": "bike"}},
+    }))
+    .await
+    .expect("send");
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let pid = json_of(res).await["id"].as_str().expect("id").to_string();
+    let res = node
+        .post(&format!("/processes/{pid}/offer"), &alice)
+        .json(&json!(100))
+        .send()
+        .await
+        .expect("send");
+    let (message, reason) = refusal(res, StatusCode::FORBIDDEN).await;
+    assert_eq!(
+        message,
+        "Not allowed to perform action 'offer' in this process"
+    );
+    assert_eq!(
+        reason,
+        json!(["User is not allowed to perform as actor 'supplier': it needs one of the roles 'buyer', 'finance', the user has 'sales'"])
+    );
+
+    let res = node
+        .post(&format!("/processes/{pid}/offer"), &alice)
+        .header("As-Actor", "service:pricing")
+        .json(&json!(100))
+        .send()
+        .await
+        .expect("send");
+    let (_, reason) = refusal(res, StatusCode::FORBIDDEN).await;
+    assert_eq!(
+        reason,
+        json!(["A person cannot perform as service 'service:pricing'"])
+    );
+
+    // A rejected step (400) has the engine's errors as its reason, with what is missing
+    // added; the kept attempt has the engine's text.
+    let res = node
+        .post(&format!("/processes/{pid}/offer"), &alice)
+        .header("As-Actor", "supplier")
+        .json(&json!(100))
+        .send()
+        .await
+        .expect("send");
+    let (message, reason) = refusal(res, StatusCode::BAD_REQUEST).await;
+    assert_eq!(message, "Unable to perform action 'offer'");
+    assert_eq!(
+        reason,
+        json!(["User is not allowed to perform as actor 'supplier': it needs one of the roles 'buyer', 'finance', the user has 'sales'"])
+    );
+    let process = node.process(&pid).await;
+    assert_eq!(
+        process["rejected"]
+            .as_array()
+            .and_then(|r| r.last())
+            .expect("rejected")["errors"],
+        json!(["User is not allowed to perform as actor 'supplier'"])
+    );
+}
+
 #[tokio::test]
 async fn as_actor_that_the_user_is_not() {
     let node = node().await;
@@ -1273,7 +1415,7 @@ async fn as_actor_that_the_user_is_not() {
     let body = json_of(res).await;
     assert_eq!(
         body["error"]["reason"],
-        json!(["User is not allowed to perform as actor 'supplier'"])
+        json!(["User is not allowed to perform as actor 'supplier': it is assigned to user 'bob'"])
     );
     let process = node.process(&pid).await;
     assert_eq!(process["current"]["key"], "quoting");
@@ -1357,6 +1499,53 @@ async fn prediction() {
         .await
         .expect("send");
     error(res, StatusCode::BAD_REQUEST).await;
+}
+
+/// A prediction that fails (an update that cannot be evaluated without a response) still
+/// answers the process, without `next`, with the reason in `predictError` (SPEC 2.10).
+#[tokio::test]
+async fn a_failing_prediction_answers_the_reason() {
+    let node = node().await;
+    let id = node
+        .scenario(
+            r#"
+name: count
+version: "1.0"
+actions:
+  count:
+    update:
+      set: vars.total
+      value: !ref current.response.members + `1`
+states:
+  initial:
+    on: count
+    goto: (counted)
+"#,
+        )
+        .await;
+    let res = node
+        .post("/processes", &admin())
+        .json(&json!({"scenario": id, "actors": {"actor": {"id": "admin"}}}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let pid = json_of(res).await["id"].as_str().expect("id").to_string();
+    let res = node
+        .get(&format!("/processes/{pid}?predict=true"), &admin())
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::OK);
+    let process = json_of(res).await;
+    assert!(process.get("next").is_none(), "{process}");
+    assert_eq!(
+        process["predictError"],
+        json!(
+            "Failed to evaluate JMESPath expression: current.response.members + `1`. \
+               invalid type: '+' expects two numbers or two strings, received null and a number"
+        )
+    );
 }
 
 /// Issues an API key as admin and returns its token.

@@ -61,6 +61,68 @@ fn validate_lists_the_errors_of_an_invalid_scenario() {
     assert!(text.contains("nowhere"), "{text}");
 }
 
+/// Typos keep a scenario valid (the reference accepts them) but are warned about, with
+/// the line and column of the key; `--strict` makes them errors.
+#[test]
+fn validate_warns_about_typos_and_strict_refuses_them() {
+    let dir = temp_dir("warnings");
+    let file = write(
+        &dir,
+        "typo.yaml",
+        "\
+actors:
+  employee: {}
+actions:
+  submit:
+    actr: employee
+states:
+  initial:
+    instrucions:
+      employee: Submit it
+    on: submit
+    goto: review
+  review:
+    on: finish
+    goto: (done)
+",
+    );
+    let out = letsflow(&["scenario", "validate", &file]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let expected = format!(
+        "{file}:5:5: warning: /actions/submit/actr: unknown key 'actr' is ignored (did you mean 'actor'?)\n\
+         {file}:8:5: warning: /states/initial/instrucions: unknown key 'instrucions' is ignored (did you mean 'instructions'?)\n\
+         {file}:13:5: warning: /states/review/on: action 'finish' is not defined in actions; an implicit action 'review.finish' is created\n\
+         {file}: valid, with 3 warnings\n"
+    );
+    assert_eq!(stdout(&out), expected);
+
+    let out = letsflow(&["scenario", "validate", "--strict", &file]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stdout(&out),
+        expected.replace(&format!("{file}: valid, with 3 warnings\n"), "")
+    );
+}
+
+#[test]
+fn validation_errors_of_a_yaml_file_are_located() {
+    let dir = temp_dir("located");
+    let file = write(
+        &dir,
+        "bad.yaml",
+        "name: x\nstates:\n  initial:\n    transitions:\n      - on: go\n        goto: nowhere\n",
+    );
+    let out = letsflow(&["scenario", "validate", &file]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "{file}: error: /: must have property version when property name is present\n\
+             {file}:6:9: error: /states/initial/transitions/0/goto: state 'nowhere' is not defined\n"
+        )
+    );
+}
+
 #[test]
 fn normalize_and_id_agree() {
     let out = letsflow(&["scenario", "normalize", EXAMPLE]);
@@ -169,6 +231,50 @@ fn run_reports_bad_ops_files() {
         stderr(&out).contains("op 0: the actor has no \"key\""),
         "{}",
         stderr(&out)
+    );
+}
+
+/// SPEC 2.10: when a simulated step of the prediction fails, the snapshot's `next` is
+/// `"error: "` and the error text, as in the reference's golden traces.
+#[test]
+fn run_prints_a_failing_prediction_as_an_error() {
+    let dir = temp_dir("predict-error");
+    let file = write(
+        &dir,
+        "count.yaml",
+        "actions:\n  count:\n    update:\n      set: vars.total\n      value: !ref current.response.members + `1`\n\
+         states:\n  initial:\n    on: count\n    goto: (counted)\n",
+    );
+    let ops = write(&dir, "ops.json", "[]");
+    let out = letsflow(&["run", &file, "--ops", &ops]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let snapshots: Vec<Value> = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        snapshots[0]["next"],
+        json!(
+            "error: Failed to evaluate JMESPath expression: current.response.members + `1`. \
+               invalid type: '+' expects two numbers or two strings, received null and a number"
+        )
+    );
+}
+
+/// `run` runs only what `scenario validate` (and the server) accept: an invalid scenario
+/// gives its errors, located, and exit code 1.
+#[test]
+fn run_refuses_an_invalid_scenario() {
+    let dir = temp_dir("run-invalid");
+    let file = write(
+        &dir,
+        "bad.yaml",
+        "actors:\n  client: {}\nstates:\n  initial:\n    on: go\n    goto: nowhere\n",
+    );
+    let ops = write(&dir, "ops.json", "[]");
+    let out = letsflow(&["run", &file, "--ops", &ops]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert_eq!(stdout(&out), "");
+    assert_eq!(
+        stderr(&out),
+        format!("{file}:6:5: error: /states/initial/goto: state 'nowhere' is not defined\n")
     );
 }
 

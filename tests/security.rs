@@ -571,12 +571,12 @@ async fn only_a_user_with_the_role_or_process_super_binds_a_role_bound_actor() {
         .expect("send");
     assert_eq!(
         error(res, StatusCode::FORBIDDEN).await,
-        "Cannot assign actor 'manager' to user 'alice': the actor needs the role 'manager', \
+        "Cannot assign actor 'manager' to user 'alice': the actor needs the role 'management', \
          which only that user holding it or a caller with 'process:super' can assign"
     );
     // ... or names someone else for it
     let res = node
-        .post("/processes", &token("alice", &["finance"]))
+        .post("/processes", &token("alice", &["support"]))
         .json(&json!({
             "scenario": approval,
             "actors": {"employee": {"id": "alice"}, "finance": {"id": "bob"}},
@@ -587,7 +587,7 @@ async fn only_a_user_with_the_role_or_process_super_binds_a_role_bound_actor() {
         .expect("send");
     assert_eq!(
         error(res, StatusCode::FORBIDDEN).await,
-        "Cannot assign actor 'finance' to user 'bob': the actor needs the role 'finance', \
+        "Cannot assign actor 'finance' to user 'bob': the actor needs the role 'support', \
          which only that user holding it or a caller with 'process:super' can assign"
     );
     let res = node
@@ -599,7 +599,7 @@ async fn only_a_user_with_the_role_or_process_super_binds_a_role_bound_actor() {
 
     // a user who holds the role may take it; process:super may assign anyone
     node.start(
-        &token("bob", &["manager"]),
+        &token("bob", &["management"]),
         json!({
             "scenario": approval,
             "actors": {"employee": {"id": "bob"}, "manager": {"id": "bob"}},

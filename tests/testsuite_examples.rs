@@ -215,7 +215,7 @@ fn a_file_that_is_not_gherkin_fails_the_run() {
     assert_eq!(code, Some(1));
     assert_eq!(
         report["features"][0]["error"],
-        "is not valid Gherkin: syntax error at line 9, column 1"
+        "is not valid Gherkin: the doc string opened at line 7 is not closed"
     );
     assert_eq!(report["summary"]["errors"], 1);
 }

@@ -9,8 +9,7 @@ use axum::http::StatusCode;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-/// An API key as the API shows it ([`api_key_json`]): never its hash; the token only once,
-/// when issued. For the OpenAPI document.
+/// An API key as the API shows it: never its hash; the token only once, when issued.
 #[derive(ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[allow(dead_code)] // documentation only
@@ -24,7 +23,7 @@ pub struct ApiKeyView {
     /// Privileges.
     privileges: Vec<String>,
     /// Process restrictions `{scenario?, actors?, actions?}` or a list of them (null: none).
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Value>)]
     processes: Value,
     /// When it was issued.
     #[schema(value_type = String, format = DateTime)]
@@ -39,7 +38,7 @@ pub struct ApiKeyView {
     revoked: bool,
 }
 
-/// Body of `POST /apikey` ([`ApiKeyRequest`]), for the OpenAPI document.
+/// Body of `POST /apikey`: the privileges, process restrictions and expiry of a new key.
 #[derive(ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[allow(dead_code)] // documentation only

@@ -101,11 +101,14 @@ pub enum ApiError {
     /// An API key's process restrictions do not allow this.
     #[error("Insufficient privileges of API key: {0}")]
     Restricted(String),
-    /// The caller cannot perform this action as any actor of the process.
+    /// The caller cannot perform this action as any actor of the process; `reason` says
+    /// why not, for each actor that could.
     #[error("Not allowed to perform action '{action}' in this process")]
     NotAnActor {
         /// The action key.
         action: String,
+        /// Why the caller is none of the actors (one line each).
+        reasons: Vec<String>,
     },
     /// A user id was bound to an actor whose scenario gives it a role, and the caller can't
     /// vouch for that: only the user themselves holding the role, or `process:super`, may.
@@ -235,6 +238,7 @@ impl ApiError {
         match self {
             ApiError::InvalidScenario(errors) => error["reason"] = json!(errors),
             ApiError::StepRejected { errors, .. } => error["reason"] = json!(errors),
+            ApiError::NotAnActor { reasons, .. } => error["reason"] = json!(reasons),
             _ => {}
         }
         json!({ "error": error })
@@ -259,18 +263,23 @@ impl IntoResponse for ApiError {
 
 /// The shape of every error answer, for the OpenAPI document.
 #[derive(utoipa::ToSchema)]
+#[schema(example = json!({"error": {
+    "message": "Not allowed to perform action 'approve' in this process",
+    "reason": ["User is not allowed to perform as actor 'manager': it needs role 'management', the user has 'support'"]
+}}))]
 #[allow(dead_code)] // documentation only: the body is built as JSON by `ApiError`
 pub struct ErrorBody {
     /// The error.
     error: ErrorDetail,
 }
 
-/// The error of an [`ErrorBody`].
+/// The error of an error answer.
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)] // documentation only
 pub struct ErrorDetail {
     /// What went wrong, for people.
     message: String,
-    /// Details: validation errors of a scenario, or the errors of a rejected step.
+    /// Details: validation errors of a scenario, the errors of a rejected step, or why the
+    /// caller is none of the actors that may perform an action.
     reason: Option<Vec<Value>>,
 }

@@ -16,6 +16,7 @@ pub mod negotiate;
 mod openapi;
 mod processes;
 mod scenarios;
+mod schemas;
 
 pub use error::ApiError;
 pub use openapi::openapi;

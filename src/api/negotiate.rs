@@ -166,6 +166,13 @@ impl Payload {
         }
     }
 
+    /// The body as text when it is YAML (for locating keys in it).
+    pub fn yaml_text(&self) -> Option<&str> {
+        matches!(self.format, Ok(Format::Yaml))
+            .then(|| std::str::from_utf8(&self.bytes).ok())
+            .flatten()
+    }
+
     /// The parsed body, which must not be empty.
     pub fn required(&self) -> Result<Value> {
         self.value()?.ok_or_else(|| {

@@ -20,6 +20,7 @@ use super::auth::User;
 use super::error::{ApiError, ErrorBody, Result};
 use super::negotiate::{split_suffix, Accept, Payload, Reply};
 use super::scenarios::ScenarioSummary;
+use super::schemas;
 use super::{blocking, now, AppState, Path, Query};
 use crate::engine::current_summary;
 use crate::engine::{Engine, EngineError};
@@ -278,7 +279,7 @@ fn summary_of(id: &str, view: &Value, scenario: Option<ScenarioSummary>) -> Proc
     params(("As-Actor" = Option<String>, Header, description = "The actor to perform the first action as")),
     request_body(content((StartInstructions = "application/json"), (StartInstructions = "application/yaml"))),
     responses(
-        (status = 201, description = "Started; `Location: /processes/{id}`", body = Object),
+        (status = 201, description = "Started; `Location: /processes/{id}`", body = schemas::Process),
         (status = 400, description = "Bad instructions, unknown or disabled scenario, or the first step was rejected (`reason`)", body = ErrorBody),
         (status = 401, description = "Not authenticated", body = ErrorBody),
         (status = 403, description = "Missing privilege `process:start`, restricted API key, no action, or a user bound to an actor with a role without the role", body = ErrorBody),
@@ -366,9 +367,10 @@ pub async fn start_process(
             .step(&action, &actor, response.clone(), at)
             .map_err(|e| ApiError::Refused(e.to_string()))?;
         if outcome.skipped {
+            let played = trial.actors().get(&key);
             return Err(ApiError::StepRejected {
+                errors: explained(outcome.errors, played, &key, &user),
                 action,
-                errors: outcome.errors,
             });
         }
         engine.start(&record.id, &id, actors, at)?;
@@ -390,13 +392,14 @@ pub async fn start_process(
 }
 
 /// Get a process (`{id}.json`, `{id}.yaml` or `Accept` choose the format); with
-/// `predict=true` its likely next states are added as `next`.
+/// `predict=true` its likely next states are added as `next`, or, when the prediction
+/// fails, the reason as `predictError`.
 #[utoipa::path(
     get, path = "/processes/{id}", tag = "process",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Process id, optionally with `.json` or `.yaml`"), GetQuery),
     responses(
-        (status = 200, description = "The process", content((Object = "application/json"), (Object = "application/yaml"))),
+        (status = 200, description = "The process (with `?predict=true` also `next`, or `predictError`)", content((schemas::Process = "application/json"), (schemas::Process = "application/yaml"))),
         (status = 400, description = "Bad query (`predict` must be true or false)", body = ErrorBody),
         (status = 401, description = "Not authenticated", body = ErrorBody),
         (status = 404, description = "Unknown process, or not visible to the caller", body = ErrorBody),
@@ -421,7 +424,7 @@ pub async fn get_process(
             if predict {
                 match process.predict() {
                     Ok(next) => json["next"] = Value::Array(next),
-                    Err(e) => tracing::warn!(process = %id, error = %e, "no prediction"),
+                    Err(e) => json["predictError"] = Value::String(e.to_string()),
                 }
             }
             Ok(json)
@@ -445,10 +448,10 @@ pub async fn get_process(
         ("As-Actor" = Option<String>, Header, description = "The actor to perform the action as, when the caller could be several"),
         ("Prefer" = Option<String>, Header, description = "`return=representation`: answer 200 with the process after the step"),
     ),
-    request_body(description = "The response (may be empty)", content((Object = "application/json"), (Object = "application/yaml"))),
+    request_body(description = "The response: any JSON or YAML value (may be empty: no response)", content((Value = "application/json"), (Value = "application/yaml"))),
     responses(
         (status = 204, description = "The step was performed"),
-        (status = 200, description = "The step was performed; the process after it (with `Prefer: return=representation`)", body = Object),
+        (status = 200, description = "The step was performed; the process after it (with `Prefer: return=representation`)", body = schemas::Process),
         (status = 400, description = "Malformed body, several possible actors, or the step was rejected (`reason`)", body = ErrorBody),
         (status = 401, description = "Not authenticated", body = ErrorBody),
         (status = 403, description = "Missing privilege `process:step`, not an actor for this action, or restricted API key", body = ErrorBody),
@@ -471,7 +474,7 @@ pub async fn step_process(
     let engine = state.engine.clone();
     let at = now();
     let process = blocking(move || {
-        let key = with_visible(&engine, &user, &id, |process| {
+        let (key, played) = with_visible(&engine, &user, &id, |process| {
             if !knows_action(process, &action) {
                 return Err(ApiError::UnknownAction {
                     action: action.clone(),
@@ -483,7 +486,8 @@ pub async fn step_process(
                     "actor '{key}' may not perform '{action}'"
                 )));
             }
-            Ok(key)
+            let played = process.actors().get(&key).cloned();
+            Ok((key, played))
         })?;
         // Parsed only now that the caller may act here, and on this blocking thread: a
         // hostile body costs an unknown or invisible process nothing.
@@ -498,7 +502,7 @@ pub async fn step_process(
             tracing::info!(process = %id, action = %action, errors = ?outcome.errors, "step rejected");
             return Err(ApiError::StepRejected {
                 action,
-                errors: outcome.errors,
+                errors: explained(outcome.errors, played.as_ref(), &key, &user),
             });
         }
         Ok(process)
@@ -742,6 +746,7 @@ fn resolve_actor(
         if key.starts_with("service:") && identified(user) && !user.can("process:super") {
             return Err(ApiError::NotAnActor {
                 action: action.to_string(),
+                reasons: vec![format!("A person cannot perform as service '{key}'")],
             });
         }
         return Ok(key.to_string());
@@ -770,20 +775,21 @@ fn resolve_actor(
             .unwrap_or_default()
     });
     let scenario = process.scenario().id();
-    let mine: Vec<String> = candidates
-        .into_iter()
-        .filter(|key| {
-            if identified(user) {
-                process.actors().get(key).is_some_and(|a| plays(a, user))
-                    && user.allows(scenario, Some(key), Some(action))
-            } else {
-                user.allows(scenario, Some(key), Some(action))
-            }
-        })
-        .collect();
+    let (mine, others): (Vec<String>, Vec<String>) = candidates.into_iter().partition(|key| {
+        if identified(user) {
+            process.actors().get(key).is_some_and(|a| plays(a, user))
+                && user.allows(scenario, Some(key), Some(action))
+        } else {
+            user.allows(scenario, Some(key), Some(action))
+        }
+    });
     match mine.len() {
         0 => Err(ApiError::NotAnActor {
             action: action.to_string(),
+            reasons: others
+                .iter()
+                .map(|key| why_not(process.actors().get(key), key, user))
+                .collect(),
         }),
         1 => Ok(mine.into_iter().next().unwrap_or_default()),
         _ => Err(ApiError::AmbiguousActor {
@@ -791,6 +797,75 @@ fn resolve_actor(
             candidates: mine,
         }),
     }
+}
+
+/// Why the caller is not actor `key` (`actor`: the process actor), in the engine's words
+/// where it has them (SPEC 2.5), with what is missing.
+fn why_not(actor: Option<&Value>, key: &str, user: &User) -> String {
+    if !identified(user) {
+        return format!("The API key may not perform as actor '{key}'");
+    }
+    let Some(actor) = actor else {
+        return match key.strip_prefix("service:") {
+            Some(_) => format!("A person cannot perform as service '{key}'"),
+            None => format!("Actor '{key}' is not defined in the scenario"),
+        };
+    };
+    let id = actor
+        .get("id")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty());
+    let roles: Vec<&str> = match actor.get("role") {
+        Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).collect(),
+        Some(Value::String(role)) => vec![role.as_str()],
+        _ => Vec::new(),
+    };
+    let quoted = |list: &[&str]| {
+        list.iter()
+            .map(|r| format!("'{r}'"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let has = match user.roles.as_slice() {
+        [] => "the user has no role".to_string(),
+        roles => {
+            let roles: Vec<&str> = roles.iter().map(String::as_str).collect();
+            format!("the user has {}", quoted(&roles))
+        }
+    };
+    match (id, roles.as_slice()) {
+        (Some(id), _) => format!(
+            "User is not allowed to perform as actor '{key}': it is assigned to user '{id}'"
+        ),
+        (None, []) => format!("Actor '{key}' is not assigned to a user or role"),
+        (None, [role]) => format!(
+            "User is not allowed to perform as actor '{key}': it needs role '{role}', {has}"
+        ),
+        (None, roles) => format!(
+            "User is not allowed to perform as actor '{key}': it needs one of the roles {}, {has}",
+            quoted(roles)
+        ),
+    }
+}
+
+/// The errors of a rejected step for the answer: the engine's `User is not allowed to
+/// perform as actor 'K'` (as recorded in the event) with what is missing added.
+fn explained(errors: Vec<String>, actor: Option<&Value>, key: &str, user: &User) -> Vec<String> {
+    let refused = format!("User is not allowed to perform as actor '{key}'");
+    errors
+        .into_iter()
+        .map(|e| {
+            if e != refused {
+                return e;
+            }
+            let why = why_not(actor, key, user);
+            if why.starts_with(&refused) {
+                why
+            } else {
+                e
+            }
+        })
+        .collect()
 }
 
 /// The actor of a step: the actor key plus the user's id and roles, which the engine

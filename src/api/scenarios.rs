@@ -3,11 +3,15 @@
 use super::auth::User;
 use super::error::{ApiError, ErrorBody, Result};
 use super::negotiate::{split_suffix, Accept, Payload, Reply};
+use super::schemas::Scenario;
 use super::{blocking, now, AppState, Path};
+use crate::scenario::locate::Locations;
+use crate::scenario::warnings::warnings;
+use crate::schema::ValidationError;
 use axum::extract::State;
 use axum::http::{header, HeaderName, StatusCode};
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 /// `X-Disabled: true` marks a disabled scenario.
@@ -84,7 +88,9 @@ pub async fn list_scenarios(
 
 /// Store a scenario (JSON or YAML). Answers the normalized scenario with its id; `201` when
 /// it is new, `200` when the same content was stored before (a disabled one is enabled
-/// again).
+/// again). What is valid but most likely a mistake (unknown keys, undefined actions,
+/// unreached states, states without a way out) is listed in `warnings`, each with
+/// `instancePath`, `keyword`, `message`, `params` and, for YAML, `line` and `column`.
 #[utoipa::path(
     post, path = "/scenarios", tag = "scenario",
     security(("bearer" = [])),
@@ -92,8 +98,8 @@ pub async fn list_scenarios(
         (Object = "application/json"), (Object = "application/yaml")
     )),
     responses(
-        (status = 201, description = "Stored; `Location: /scenarios/{id}`", body = Object),
-        (status = 200, description = "Already stored (enabled again)", body = Object),
+        (status = 201, description = "Stored; `Location: /scenarios/{id}`; the normalized scenario with its `id` and `warnings`", body = Scenario),
+        (status = 200, description = "Already stored (enabled again)", body = Scenario),
         (status = 400, description = "Malformed, invalid or too large scenario (docs/security.md); `reason` lists validation errors", body = ErrorBody),
         (status = 401, description = "Not authenticated", body = ErrorBody),
         (status = 403, description = "Missing privilege `scenario:write`, or read-only mode", body = ErrorBody),
@@ -113,15 +119,23 @@ pub async fn store_scenario(
     }
     let engine = state.engine.clone();
     let at = now();
-    let (id, created, json) = blocking(move || {
+    let (id, created, mut json, warnings) = blocking(move || {
         // Parsed on this blocking thread, after the privilege check.
         let raw = payload.required()?;
         check_limits(&raw)?;
+        let locations = payload
+            .yaml_text()
+            .map(Locations::of_yaml)
+            .unwrap_or_default();
+        let warnings = warnings_json(&warnings(&raw), &locations);
         let (id, created) = engine.add_scenario(&raw, at)?;
         let json = engine.scenario(&id)?.json_with_id().clone();
-        Ok((id, created, json))
+        Ok((id, created, json, warnings))
     })
     .await?;
+    if !warnings.is_empty() {
+        json["warnings"] = Value::Array(warnings);
+    }
     tracing::info!(scenario = %id, created, "scenario stored");
     let status = if created {
         StatusCode::CREATED
@@ -132,6 +146,21 @@ pub async fn store_scenario(
         .status(status)
         .header(header::LOCATION, &format!("/scenarios/{id}"))
         .format(format))
+}
+
+/// The warnings as JSON, with the `line` and `column` of the key when it is located.
+fn warnings_json(warnings: &[ValidationError], locations: &Locations) -> Vec<Value> {
+    warnings
+        .iter()
+        .map(|w| {
+            let mut json = json!(w);
+            if let Some(at) = locations.find(&w.instance_path) {
+                json["line"] = json!(at.line);
+                json["column"] = json!(at.column);
+            }
+            json
+        })
+        .collect()
 }
 
 /// Get a normalized scenario, as JSON or YAML (`{id}.json`, `{id}.yaml` or `Accept`).
@@ -145,7 +174,7 @@ pub async fn store_scenario(
     ),
     responses(
         (status = 200, description = "The normalized scenario; `X-Disabled: true` when disabled",
-            content((Object = "application/json"), (Object = "application/yaml"))),
+            content((Scenario = "application/json"), (Scenario = "application/yaml"))),
         (status = 401, description = "Not authenticated", body = ErrorBody),
         (status = 403, description = "Missing privilege `scenario:read`", body = ErrorBody),
         (status = 404, description = "Unknown scenario", body = ErrorBody),

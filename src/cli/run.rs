@@ -1,9 +1,10 @@
 //! `letsflow run FILE --ops OPS.json`: instantiate a process, apply operations and print a
 //! snapshot after each, in the format of the reference implementation's golden traces.
 
-use super::scenario::{load_normalized, pretty};
+use super::scenario::{locations, pretty, problem_lines};
 use super::{bad_input, SchemaArgs};
 use letsflow::process::{Event, Process, Scenario, StepActor, Timestamp};
+use letsflow::scenario::normalize;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
@@ -53,6 +54,20 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::E
     Value::deserialize(d).map(Some)
 }
 
+/// Why `run` stopped.
+enum Failure {
+    /// Input that could not be read or parsed (exit 2).
+    BadInput(String),
+    /// A scenario that `scenario validate` rejects: its error lines (exit 1).
+    Invalid(Vec<String>),
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Failure::BadInput(message)
+    }
+}
+
 impl RunArgs {
     pub(crate) fn run(self) -> ExitCode {
         match self.execute() {
@@ -60,19 +75,33 @@ impl RunArgs {
                 println!("{}", pretty(&Value::Array(snapshots)));
                 ExitCode::SUCCESS
             }
-            Err(e) => bad_input(e),
+            Err(Failure::BadInput(e)) => bad_input(e),
+            Err(Failure::Invalid(lines)) => {
+                for line in lines {
+                    eprintln!("{line}");
+                }
+                ExitCode::from(1)
+            }
         }
     }
 
-    fn execute(&self) -> Result<Vec<Value>, String> {
+    fn execute(&self) -> Result<Vec<Value>, Failure> {
         let registry = self.schemas.registry()?;
-        let normalized = load_normalized(&self.file)?;
+        // The same scenarios run as `scenario validate` and the server accept.
+        let raw = letsflow::scenario::load_file(&self.file).map_err(|e| e.to_string())?;
+        if let Err(errors) = letsflow::scenario::validate::validate(&raw, &registry) {
+            let locations = locations(&self.file);
+            return Err(Failure::Invalid(
+                problem_lines(&self.file, &locations, "error", &errors).collect(),
+            ));
+        }
+        let normalized = normalize(&raw).map_err(|e| format!("{}: {e}", self.file.display()))?;
         let ops = read_ops(&self.ops)?;
         let start = Timestamp::parse(&self.time)
             .ok_or_else(|| format!("--time: invalid timestamp '{}'", self.time))?;
         let scenario = Scenario::new(normalized, &registry)
             .map_err(|e| format!("{}: {e}", self.file.display()))?;
-        run_ops(Arc::new(scenario), &self.id, start, &ops)
+        Ok(run_ops(Arc::new(scenario), &self.id, start, &ops)?)
     }
 }
 

@@ -22,8 +22,9 @@ pub enum FnError {
         /// What the parser reported.
         source: Box<jmespath::Error>,
     },
-    /// A `<ref>` expression that fails on this data, e.g. `abs('a')`.
-    #[error("expression '{expr}' failed: {source}")]
+    /// A `<ref>` expression that fails on this data, e.g. `abs('a')`. The text is the
+    /// reference engine's.
+    #[error("Failed to evaluate JMESPath expression: {expr}. {source}")]
     Eval {
         /// The expression text.
         expr: String,

@@ -716,7 +716,11 @@ fn file_layer(path: &Path) -> Result<Layer> {
     };
     let doc: Value = match ext.as_deref() {
         Some("yaml" | "yml" | "json") => {
-            yaml_serde::from_str(&text).map_err(|e| syntax(e.to_string()))?
+            // Through YAML's own value, which refuses a duplicate key (naming it) where a
+            // JSON map would keep the last one silently.
+            let yaml: yaml_serde::Value =
+                yaml_serde::from_str(&text).map_err(|e| syntax(e.to_string()))?;
+            serde_json::to_value(yaml).map_err(|e| syntax(e.to_string()))?
         }
         Some("toml") => {
             let table: toml::Table = toml::from_str(&text).map_err(|e| syntax(e.to_string()))?;
@@ -1616,6 +1620,46 @@ mod tests {
                 "c.toml: unknown key 'auth.jwt.secrt' (known keys of auth.jwt: secret, \
                  publicKey, issuer, transform, requireExpiry)"
             ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn duplicate_keys_in_the_file_are_errors_naming_the_key() {
+        let place = Place::new();
+        let (e, text) = place.error(
+            &with_file(
+                &place,
+                "c.yaml",
+                "http: 127.0.0.1:1\nname: a\nhttp: 127.0.0.1:2\n",
+            ),
+            &[],
+        );
+        assert!(matches!(e, ConfigError::Syntax { .. }));
+        assert!(
+            text.ends_with("c.yaml: duplicate entry with key \"http\""),
+            "{text}"
+        );
+        let (_, text) = place.error(
+            &with_file(
+                &place,
+                "c.yaml",
+                "auth:\n  jwt:\n    secret: a\n    secret: b\n",
+            ),
+            &[],
+        );
+        assert!(
+            text.ends_with(
+                "c.yaml: auth.jwt: duplicate entry with key \"secret\" at line 3 column 5"
+            ),
+            "{text}"
+        );
+        let (_, text) = place.error(
+            &with_file(&place, "c.toml", "name = \"a\"\nname = \"b\"\n"),
+            &[],
+        );
+        assert!(
+            text.contains("duplicate key") && text.contains("name"),
             "{text}"
         );
     }

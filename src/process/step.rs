@@ -96,9 +96,10 @@ impl Process {
                 self.restore(saved);
                 Ok(errors)
             }
-            Err(err @ (Error::Fn(_) | Error::UpdatePath(_))) => {
+            Err(err @ (Error::Fn(_) | Error::UpdatePath(_))) if !self.predicting => {
                 // A failing data function or update of the scenario rejects this step
-                // rather than breaking the process.
+                // rather than breaking the process. A prediction fails with it instead
+                // (SPEC 2.10).
                 self.restore(saved);
                 Ok(vec![err.to_string()])
             }

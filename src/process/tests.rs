@@ -308,7 +308,7 @@ states:
     let out = step(&mut p, "go", "actor", None);
     assert!(out.skipped);
     assert!(
-        out.errors[0].starts_with("expression 'abs('not a number')' failed"),
+        out.errors[0].starts_with("Failed to evaluate JMESPath expression: abs('not a number'). "),
         "{:?}",
         out.errors
     );
@@ -633,6 +633,47 @@ vars:
     assert_eq!(q.current_key(), "(b)");
 }
 
+/// SPEC 1.3/2.7: an explicit `- on: ~` transition has the action log, so it is logged,
+/// with title and description null (no action is current in the state it leaves) and the
+/// actor of the event; after instantiate there is no actor.
+#[test]
+fn explicit_automatic_transitions_are_logged() {
+    let yaml = r#"
+states:
+  initial:
+    transitions:
+      - on: ~
+        goto: wait
+  wait:
+    on: go
+    goto: route
+  route:
+    transitions:
+      - on: ~
+        goto: quiet
+  quiet:
+    transitions:
+      - on: ~
+        log: false
+        goto: (done)
+"#;
+    let mut p = start(yaml);
+    assert_eq!(
+        p.previous(),
+        &json!([{"title": null, "description": null, "timestamp": "2025-01-01T00:00:00.000Z"}])
+    );
+    step(&mut p, "go", "actor", None);
+    assert_eq!(p.current_key(), "(done)");
+    let previous = p.previous().as_array().expect("previous");
+    assert_eq!(previous.len(), 3);
+    assert_eq!(previous[1]["title"], json!("go"));
+    assert_eq!(
+        previous[2],
+        json!({"title": null, "description": null, "timestamp": "2025-01-01T00:00:00.000Z",
+               "actor": {"key": "actor"}})
+    );
+}
+
 #[test]
 fn data_functions_see_the_process() {
     let yaml = r#"
@@ -753,6 +794,34 @@ states:
 "#,
     );
     assert!(matches!(looping.predict(), Err(Error::MaxIterations)));
+}
+
+/// SPEC 2.10: a simulated step whose update cannot be evaluated without a response makes
+/// the whole prediction fail with that error, not come out empty.
+#[test]
+fn a_failing_simulated_step_fails_the_prediction() {
+    let p = start(
+        r#"
+actions:
+  count:
+    update:
+      set: vars.total
+      value: !ref current.response.members + `1`
+states:
+  initial:
+    on: count
+    goto: (counted)
+"#,
+    );
+    let err = p.predict().expect_err("the prediction fails");
+    assert!(matches!(err, Error::Fn(_)), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "Failed to evaluate JMESPath expression: current.response.members + `1`. invalid type: \
+         '+' expects two numbers or two strings, received null and a number"
+    );
+    // The prediction is simulated: the process itself is unchanged.
+    assert_eq!(p.events().len(), 1);
 }
 
 #[test]

@@ -4,9 +4,11 @@
 //! custom tags of SPEC 1.1 are mapped to JSON objects by [`yaml::from_yaml`].
 
 pub mod id;
+pub mod locate;
 pub mod normalize;
 pub mod period;
 pub mod validate;
+pub mod warnings;
 pub mod yaml;
 
 use serde_json::Value;

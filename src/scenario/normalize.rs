@@ -586,7 +586,10 @@ fn period(state: &str, value: &Value) -> Result<Value, NormalizeError> {
 }
 
 /// The log of a transition. Action transitions log the action's title and description
-/// unless `log: false`; timeout transitions (and `on: null`) log only when a log is given.
+/// unless `log: false`; timeout transitions log only when a log is given. Which one a
+/// transition is differs between the forms, as in the reference (SPEC 1.3): the short form
+/// decides by the value of `on` (`on: null` gets the timeout log), an explicit transition
+/// by the key (any `on`, null included, gets the action log).
 fn transition_log(log: Option<&Value>, action: bool) -> Value {
     let log = log.filter(|l| !l.is_null());
     let mut out = if action {
@@ -651,7 +654,7 @@ fn explicit_transition(key: &str, transition: &Value) -> Result<Value, Normalize
         tr.insert("by".into(), as_list(input.get("by"), "*"));
     }
     set_default(&mut tr, "if", json!(true));
-    let action = input.get("on").is_some_and(|on| !on.is_null());
+    let action = input.contains_key("on");
     tr.insert("log".into(), transition_log(input.get("log"), action));
     Ok(Value::Object(tr))
 }
@@ -1623,7 +1626,49 @@ mod tests {
         assert_eq!(transitions[4]["by"], json!(["*"]));
         assert_eq!(
             transitions[4]["log"],
-            json!({"title": "T", "description": "", "if": true})
+            json!({"title": "T", "description": {"<ref>": "current.action.description"}, "if": true})
+        );
+    }
+
+    /// SPEC 1.3: inside `transitions:` the `on` key decides (null included), in the short
+    /// form the value of `on` does.
+    #[test]
+    fn transition_logs_follow_the_reference() {
+        let quiet = json!({"title": "", "description": "", "if": false});
+        let log_of = |state: Value| {
+            let out = norm(json!({"states": {"initial": state}}));
+            out["states"]["initial"]["transitions"][0]["log"].clone()
+        };
+        let explicit = |tr: Value| log_of(json!({"transitions": [tr]}));
+        assert_eq!(explicit(json!({"on": null, "goto": "(a)"})), action_log());
+        assert_eq!(
+            explicit(json!({"on": null, "goto": "(a)", "log": false})),
+            quiet
+        );
+        assert_eq!(
+            explicit(json!({"on": null, "goto": "(a)", "log": {"title": "Auto"}})),
+            json!({"title": "Auto", "description": {"<ref>": "current.action.description"}, "if": true})
+        );
+        assert_eq!(explicit(json!({"after": 5, "goto": "(a)"})), quiet);
+        assert_eq!(
+            explicit(json!({"after": 5, "goto": "(a)", "log": {"title": "Late"}})),
+            json!({"title": "Late", "description": "", "if": true})
+        );
+        // The short forms: state-level `on: null` gets the timeout log.
+        assert_eq!(log_of(json!({"on": null, "goto": "(a)"})), quiet);
+        assert_eq!(
+            log_of(json!({"on": null, "goto": "(a)", "log": {"title": "Auto"}})),
+            json!({"title": "Auto", "description": "", "if": true})
+        );
+        assert_eq!(log_of(json!({"on": "go", "goto": "(a)"})), action_log());
+        assert_eq!(
+            log_of(json!({"on": "go", "goto": "(a)", "log": false})),
+            quiet
+        );
+        assert_eq!(log_of(json!({"after": 5, "goto": "(a)"})), quiet);
+        assert_eq!(
+            log_of(json!({"after": 5, "goto": "(a)", "log": {"title": "Late"}})),
+            json!({"title": "Late", "description": "", "if": true})
         );
     }
 

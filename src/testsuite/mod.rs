@@ -264,12 +264,18 @@ impl Runner {
         let feature = match gherkin::Feature::parse(source, gherkin::GherkinEnv::default()) {
             Ok(feature) => feature,
             Err(e) => {
+                let error = match unclosed_doc_string(source) {
+                    Some(line) => format!(
+                        "is not valid Gherkin: the doc string opened at line {line} is not closed"
+                    ),
+                    None => gherkin_error(&e),
+                };
                 return FeatureReport {
                     file: file.to_string(),
                     name: String::new(),
-                    error: Some(gherkin_error(&e)),
+                    error: Some(error),
                     scenarios: vec![],
-                }
+                };
             }
         };
         let scenarios = plan(&feature)
@@ -337,6 +343,26 @@ fn gherkin_error(e: &gherkin::ParseError) -> String {
         }
         None => format!("is not valid Gherkin: {text}"),
     }
+}
+
+/// The line of a doc string (`"""` or ```` ``` ````) that is never closed, if any: the
+/// parser only says where it gave up (the end of the file).
+fn unclosed_doc_string(source: &str) -> Option<usize> {
+    let mut open: Option<(&str, usize)> = None;
+    for (i, line) in source.lines().enumerate() {
+        let line = line.trim();
+        match open {
+            None => {
+                open = ["\"\"\"", "```"]
+                    .into_iter()
+                    .find(|d| line.starts_with(d))
+                    .map(|d| (d, i + 1));
+            }
+            Some((delimiter, _)) if line == delimiter => open = None,
+            Some(_) => {}
+        }
+    }
+    open.map(|(_, line)| line)
 }
 
 /// The `.feature` files in `paths`: files as given, folders searched recursively (sorted).
@@ -476,6 +502,24 @@ fn expand(scenario: &gherkin::Scenario, background: &[PlannedStep], out: &mut Ve
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unclosed_doc_string_is_named() {
+        let source =
+            "Feature: F\n  Scenario: S\n    Then the result is:\n      \"\"\"yaml\n      a: 1\n";
+        assert_eq!(unclosed_doc_string(source), Some(4));
+        let closed = format!(
+            "{source}      \"\"\"\n    And the result is:\n      ```\n      x\n      ```\n"
+        );
+        assert_eq!(unclosed_doc_string(&closed), None);
+        let report = Runner::new(Options::new("scenarios"))
+            .expect("runner")
+            .run_source("f.feature", source);
+        assert_eq!(
+            report.error.as_deref(),
+            Some("is not valid Gherkin: the doc string opened at line 4 is not closed")
+        );
+    }
 
     fn parse(src: &str) -> gherkin::Feature {
         gherkin::Feature::parse(src, gherkin::GherkinEnv::default()).expect("valid gherkin")

@@ -199,7 +199,8 @@ pub(super) fn new_key(
     }
     if let Some(p) = req.privileges.iter().find(|p| !privileges::is_known(p)) {
         return Err(AuthError::InvalidRequest(format!(
-            "unknown privilege '{p}'"
+            "unknown privilege '{p}' (known: {})",
+            privileges::PRIVILEGES.join(", ")
         )));
     }
     if let Some(p) = req.privileges.iter().find(|p| !by.can(p)) {
