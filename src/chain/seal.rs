@@ -79,6 +79,10 @@ pub struct SignedHead {
     pub hash: String,
     /// The number of events the signer holds.
     pub len: u64,
+    /// How many of them (from the first) are final at the signer; absent in heads of
+    /// part 1, which the digest then leaves out.
+    #[serde(default, rename = "final", skip_serializing_if = "Option::is_none")]
+    pub final_len: Option<u64>,
     /// The announcing node.
     pub signer: NodeId,
     /// ed25519 over [`HEAD_SIGNATURE_PREFIX`] + [`head_digest`], hex.
@@ -86,30 +90,41 @@ pub struct SignedHead {
 }
 
 /// BLAKE3 (key derivation, [`HEAD_CONTEXT`]) over the canonical JSON
-/// `{"hash":…,"len":…,"process":…}`.
-pub fn head_digest(process: &str, hash: &str, len: u64) -> [u8; 32] {
-    let doc = serde_json::json!({"process": process, "hash": hash, "len": len});
+/// `{"final":…,"hash":…,"len":…,"process":…}` (`final` only when given).
+pub fn head_digest(process: &str, hash: &str, len: u64, final_len: Option<u64>) -> [u8; 32] {
+    let mut doc = serde_json::json!({"process": process, "hash": hash, "len": len});
+    if let Some(n) = final_len {
+        doc["final"] = n.into();
+    }
     *blake3::Hasher::new_derive_key(HEAD_CONTEXT)
         .update(json::canonical(&doc).as_bytes())
         .finalize()
         .as_bytes()
 }
 
-fn head_message(process: &str, hash: &str, len: u64) -> Vec<u8> {
+fn head_message(process: &str, hash: &str, len: u64, final_len: Option<u64>) -> Vec<u8> {
     let mut message = HEAD_SIGNATURE_PREFIX.to_vec();
-    message.extend_from_slice(&head_digest(process, hash, len));
+    message.extend_from_slice(&head_digest(process, hash, len, final_len));
     message
 }
 
 impl SignedHead {
-    /// `key`'s node announces that its chain of `process` ends at `hash` with `len` events.
-    pub fn sign(key: &NodeKey, process: &str, hash: &str, len: u64) -> Self {
+    /// `key`'s node announces that its chain of `process` ends at `hash` with `len` events,
+    /// of which the first `final_len` are final at it.
+    pub fn sign(
+        key: &NodeKey,
+        process: &str,
+        hash: &str,
+        len: u64,
+        final_len: Option<u64>,
+    ) -> Self {
         SignedHead {
             process: process.to_string(),
             hash: hash.to_string(),
             len,
+            final_len,
             signer: key.id(),
-            signature: key.sign(&head_message(process, hash, len)),
+            signature: key.sign(&head_message(process, hash, len, final_len)),
         }
     }
 
@@ -117,7 +132,7 @@ impl SignedHead {
     pub fn verifies(&self) -> bool {
         self.signer
             .verifies(
-                &head_message(&self.process, &self.hash, self.len),
+                &head_message(&self.process, &self.hash, self.len, self.final_len),
                 &self.signature,
             )
             .unwrap_or(false)
@@ -181,7 +196,7 @@ mod tests {
         .expect("timeout event");
         event.rehash();
         sign_event(&key, &mut event).expect("sign");
-        let head = hex::encode(head_digest("p1", "ab", 3));
+        let head = hex::encode(head_digest("p1", "ab", 3, None));
         let text =
             std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/protocol.md"))
                 .expect("docs/protocol.md");
@@ -202,10 +217,15 @@ mod tests {
     #[test]
     fn heads_verify() {
         let key = NodeKey::from_bytes(&[5; 32]);
-        let head = SignedHead::sign(&key, "p1", "ab", 3);
+        let head = SignedHead::sign(&key, "p1", "ab", 3, Some(2));
         assert!(head.verifies());
         assert!(!SignedHead {
             len: 4,
+            ..head.clone()
+        }
+        .verifies());
+        assert!(!SignedHead {
+            final_len: Some(3),
             ..head.clone()
         }
         .verifies());

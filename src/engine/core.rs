@@ -13,6 +13,7 @@
 //! replayed from the store when asked for again).
 
 use super::committer::{CommitStats, Committer, GroupCommit};
+use super::fork::{Rebases, Watch};
 use super::timers::TimerWake;
 use crate::chain::{self, NodeId, NodeKey, ReceiptRules, Refusal};
 use crate::process::{self, Event, Process, Recorded, Scenario, StepActor, StepOutcome, Timestamp};
@@ -152,7 +153,12 @@ pub struct Engine {
     /// only: when it is full the periodic head exchange delivers later.
     appended: Option<tokio::sync::mpsc::Sender<Appended>>,
     /// Rejected attempts kept per process.
-    rejected_kept: usize,
+    pub(super) rejected_kept: usize,
+    /// The finality of the shared processes (see `fork.rs`); locked after a process's lock,
+    /// never before.
+    pub(super) watches: Mutex<HashMap<String, Watch>>,
+    /// What became of this node's steps that lost a fork.
+    pub(super) rebases: Mutex<Rebases>,
 }
 
 /// Events just committed to a process, for the network to deliver.
@@ -175,6 +181,12 @@ pub enum Received {
     Applied,
     /// Held already (same hash).
     Duplicate,
+    /// A sibling of an event this node holds, which wins the fork choice against it: not
+    /// stored (no fault of the sender's; it switches once it learns of the winner).
+    Superseded {
+        /// The winning event held here.
+        by: String,
+    },
 }
 
 /// Rejected attempts kept per process by default.
@@ -195,6 +207,8 @@ impl Engine {
             key: None,
             appended: None,
             rejected_kept: DEFAULT_REJECTED_KEPT,
+            watches: Mutex::new(HashMap::new()),
+            rebases: Mutex::new(Rebases::default()),
         }
     }
 
@@ -587,6 +601,29 @@ impl Engine {
         moved: bool,
         source: Option<NodeId>,
     ) -> Result<()> {
+        self.write(process, from, moved, source, false)
+    }
+
+    /// Commits `process` after a switch of branch: its events from index `from` on replace
+    /// the stored ones from that position. Written directly, not through the committer: the
+    /// caller holds the process's lock, so no other write of it is queued there.
+    pub(super) fn commit_replacing(
+        &self,
+        process: &Process,
+        from: usize,
+        source: Option<NodeId>,
+    ) -> Result<()> {
+        self.write(process, from, true, source, true)
+    }
+
+    fn write(
+        &self,
+        process: &Process,
+        from: usize,
+        moved: bool,
+        source: Option<NodeId>,
+        replace: bool,
+    ) -> Result<()> {
         let events = process.events()[from..].to_vec();
         let last = process.last_event();
         let outbox = if moved {
@@ -619,16 +656,20 @@ impl Engine {
                 },
             )
         });
+        let mut view = view_of(process);
+        view["final"] = self.stored_final(process).into();
         let batch = AppendBatch {
             events,
-            view: view_of(process),
+            view,
             timer,
             outbox,
         };
         match &self.committer {
+            _ if replace => self.store.replace(process.id(), from as u64, batch)?,
             Some(committer) => committer.commit(process.id(), batch)?,
             None => self.store.append(process.id(), batch)?,
         }
+        self.refresh_finality(process);
         if let Some(at) = timer {
             self.timers.scheduled(at);
         }
@@ -642,7 +683,7 @@ impl Engine {
     }
 
     /// Signs the events from index `from` on, when this node has a key.
-    fn seal(&self, process: &mut Process, from: usize) {
+    pub(super) fn seal(&self, process: &mut Process, from: usize) {
         if let Some(key) = &self.key {
             let signer = key.id().to_string();
             process.seal_events(from, |event| {
@@ -719,33 +760,27 @@ impl Engine {
         }
         let process = self.loaded(process_id, &mut guard)?;
         let previous = event.previous().unwrap_or_default();
-        if previous != process.last_event().hash()
-            && self.store.event_position(process_id, previous)?.is_none()
-        {
-            return Err(EngineError::from(Refusal::Orphan {
-                hash: event.hash().to_string(),
-                previous: previous.to_string(),
-            }));
+        if previous != process.last_event().hash() {
+            let parent = process.events().iter().rposition(|e| e.hash() == previous);
+            let Some(parent) = parent else {
+                return Err(EngineError::from(Refusal::Orphan {
+                    hash: event.hash().to_string(),
+                    previous: previous.to_string(),
+                }));
+            };
+            let result = self.take_sibling(&mut guard, event, parent + 1, from, rules);
+            if matches!(result, Err(EngineError::Store(_))) {
+                // The write failed: reload from the store next time.
+                *guard = None;
+            }
+            return result;
         }
         chain::check_received(Some(process), event, rules)?;
         let before = process.events().len();
-        let outcome = process.apply_recorded(event);
-        let refusal = match outcome {
-            Ok(Recorded::Applied) => None,
-            Ok(Recorded::Rejected(errors)) => Some(Refusal::Rejected {
-                hash: event.hash().to_string(),
-                errors: errors.join("; "),
-            }),
-            Ok(Recorded::NotDue) => Some(Refusal::NotDue(event.hash().to_string())),
-            Err(e) => Some(Refusal::Invalid {
-                hash: event.hash().to_string(),
-                reason: e.to_string(),
-            }),
-        };
-        if let Some(refusal) = refusal {
+        if let Err(refusal) = super::fork::applied(process, event) {
             // The cached process may hold the refused event or be half-changed.
             *guard = None;
-            return Err(refusal.into());
+            return Err(refusal);
         }
         if let Err(e) = self.commit(process, before, true, Some(from)) {
             *guard = None;

@@ -41,6 +41,10 @@ pub enum Request {
         process: String,
         /// The hash of the last event the asker holds.
         after: Option<String>,
+        /// The asker's last final event: where to start when `after` is unknown to the
+        /// answerer (the asker is on another branch after it). Absent: from the start.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        since: Option<String>,
     },
     /// Not sent: a request over [`MAX_REQUEST_BYTES`] as the receiver sees it.
     #[serde(skip)]
@@ -73,6 +77,10 @@ pub enum Response {
         applied: u32,
         /// Events held already.
         duplicates: u32,
+        /// Events that lost the fork choice against a sibling held here (not stored; the
+        /// rest of the message, which descends from them, is not looked at).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        superseded: u32,
     },
     /// Events of a process.
     Events {
@@ -91,4 +99,8 @@ pub enum Response {
         /// Why.
         reason: String,
     },
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }

@@ -18,13 +18,13 @@ use super::protocol::{Request, Response, MAX_EVENTS_PER_ANSWER, MAX_HEADS_PER_ME
 use super::swarm::{Client, Inbound};
 use crate::chain::{self, NodeId, NodeKey, ReceiptRules, SignedHead};
 use crate::engine::timers::now;
-use crate::engine::{Appended, Engine, EngineError, Received};
+use crate::engine::{Appended, Engine, EngineError, HeadSeen, Received};
 use crate::process::Event;
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::sync::{mpsc, watch, Notify, Semaphore};
 
 /// How the replication runs.
 #[derive(Debug, Clone)]
@@ -58,6 +58,10 @@ pub struct Replicator {
     shared: Mutex<HashMap<String, BTreeSet<NodeId>>>,
     inbound_work: Arc<Semaphore>,
     delivery_work: Arc<Semaphore>,
+    /// Processes whose head or finality changed since this node last announced them.
+    dirty: Mutex<HashSet<String>>,
+    /// Wakes the announcer when `dirty` gains a process.
+    announce: Notify,
 }
 
 /// Why handling a peer's events stopped.
@@ -82,6 +86,8 @@ impl Replicator {
             shared: Mutex::new(HashMap::new()),
             inbound_work: Arc::new(Semaphore::new(concurrency)),
             delivery_work: Arc::new(Semaphore::new(concurrency)),
+            dirty: Mutex::new(HashSet::new()),
+            announce: Notify::new(),
         })
     }
 
@@ -156,6 +162,22 @@ impl Replicator {
                 }
             })
         };
+        let announcer = {
+            let this = self.clone();
+            let mut stop = stop.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = stop.changed() => break,
+                        _ = this.announce.notified() => {
+                            // Gather what else changes meanwhile into the same messages.
+                            tokio::time::sleep(ANNOUNCE_DELAY).await;
+                            this.clone().announce_dirty().await;
+                        }
+                    }
+                }
+            })
+        };
         let mut tick = tokio::time::interval(Duration::from_millis(500));
         let mut last_full = tokio::time::Instant::now();
         let mut known: HashSet<NodeId> = HashSet::new();
@@ -181,6 +203,7 @@ impl Replicator {
             }
         }
         deliveries.abort();
+        announcer.abort();
         tracing::info!("replication stopped");
     }
 
@@ -188,6 +211,7 @@ impl Replicator {
     /// peer they came from).
     async fn deliver(self: Arc<Self>, batch: Appended) {
         self.note_shared(&batch.process, &batch.participants);
+        self.mark_dirty(&batch.process);
         for peer in batch.participants.iter().copied() {
             if peer == self.me() || Some(peer) == batch.from {
                 continue;
@@ -242,7 +266,11 @@ impl Replicator {
         match request {
             Request::Events { process, events } => self.take_events(peer, &process, events).await,
             Request::Heads { heads } => self.take_heads(peer, heads).await,
-            Request::GetEvents { process, after } => self.events_for(peer, process, after).await,
+            Request::GetEvents {
+                process,
+                after,
+                since,
+            } => self.events_for(peer, process, after, since).await,
             Request::GetScenario { id, process } => self.scenario_for(peer, id, process).await,
             Request::Oversized { limit } => Response::Refused {
                 reason: format!("unreadable request: over {limit} bytes"),
@@ -260,7 +288,7 @@ impl Replicator {
         process: &str,
         events: Vec<Event>,
     ) -> Response {
-        let (mut applied, mut duplicates) = (0, 0);
+        let (mut applied, mut duplicates, mut superseded) = (0, 0, 0);
         for event in events {
             let mut result = self.apply(peer, process, &event).await;
             let orphan = matches!(&result, Err(EngineError::Refused(r)) if matches!(**r, chain::Refusal::Orphan { .. }));
@@ -281,6 +309,14 @@ impl Replicator {
             match result {
                 Ok(Received::Applied) => applied += 1,
                 Ok(Received::Duplicate) => duplicates += 1,
+                Ok(Received::Superseded { by }) => {
+                    // The rest descends from the loser. Our head tells the sender of the
+                    // winner, so that it switches.
+                    tracing::debug!(%peer, process, winner = %by, "sibling lost the fork choice");
+                    superseded += 1;
+                    self.mark_dirty(process);
+                    break;
+                }
                 Err(error) => {
                     return Response::Refused {
                         reason: error.to_string(),
@@ -291,6 +327,7 @@ impl Replicator {
         Response::Ack {
             applied,
             duplicates,
+            superseded,
         }
     }
 
@@ -355,7 +392,7 @@ impl Replicator {
                     }
                     return Ok(());
                 }
-                Ok(Received::Duplicate) => return Ok(()),
+                Ok(Received::Duplicate | Received::Superseded { .. }) => return Ok(()),
                 Err(EngineError::UnknownScenario(scenario)) => {
                     self.fetch_scenario(peer, &scenario, process)
                         .await
@@ -408,14 +445,16 @@ impl Replicator {
         let mut applied = 0;
         // A chain is fetched in pages; the bound stops a peer that never says "done".
         for _ in 0..10_000 {
-            let head = self
-                .engine
-                .store()
-                .head(process)
+            let engine = self.engine.clone();
+            let id = process.to_string();
+            let (after, since) = tokio::task::spawn_blocking(move || engine.fork_points(&id))
+                .await
+                .map_err(|e| e.to_string())?
                 .map_err(|e| e.to_string())?;
             let request = Request::GetEvents {
                 process: process.to_string(),
-                after: head.map(|h| h.hash),
+                after,
+                since,
             };
             let (events, more) = match self.client.request(peer, request).await {
                 Ok(Response::Events { events, more }) => (events, more),
@@ -442,6 +481,11 @@ impl Replicator {
                 match self.apply(peer, process, event).await {
                     Ok(Received::Applied) => applied += 1,
                     Ok(Received::Duplicate) => {}
+                    Ok(Received::Superseded { .. }) => {
+                        // The sender is on a losing branch; our head will tell it.
+                        self.mark_dirty(process);
+                        return Ok(applied);
+                    }
                     Err(error) => {
                         let reason = error.to_string();
                         self.peers.refused(peer, &reason);
@@ -473,10 +517,7 @@ impl Replicator {
             let heads = tokio::task::spawn_blocking(move || {
                 chunk
                     .iter()
-                    .filter_map(|id| {
-                        let head = engine.store().head(id).ok()??;
-                        Some(SignedHead::sign(&key, id, &head.hash, head.len))
-                    })
+                    .filter_map(|id| sign_head(&engine, &key, id))
                     .collect::<Vec<_>>()
             })
             .await
@@ -508,13 +549,26 @@ impl Replicator {
                     ),
                 };
             }
-            let held = self
-                .engine
-                .store()
-                .event_position(&head.process, &head.hash)
-                .ok()
-                .flatten()
-                .is_some();
+            let engine = self.engine.clone();
+            let announced = head.clone();
+            let seen = tokio::task::spawn_blocking(move || engine.observe_head(&announced))
+                .await
+                .unwrap_or_else(|e| Err(EngineError::Scenario(e.to_string())));
+            let held = match seen {
+                Ok(HeadSeen { known, changed }) => {
+                    if changed {
+                        // Tell the others what is final here now.
+                        self.mark_dirty(&head.process);
+                    }
+                    known
+                }
+                Err(EngineError::NotFound { .. }) => false,
+                Err(error) => {
+                    return Response::Refused {
+                        reason: error.to_string(),
+                    }
+                }
+            };
             if !held {
                 match self.catch_up(peer, &head.process).await {
                     Ok(n) => applied += n as u32,
@@ -527,6 +581,7 @@ impl Replicator {
         Response::Ack {
             applied,
             duplicates: 0,
+            superseded: 0,
         }
     }
 
@@ -536,6 +591,7 @@ impl Replicator {
         peer: NodeId,
         process: String,
         after: Option<String>,
+        since: Option<String>,
     ) -> Response {
         let engine = self.engine.clone();
         let answer = tokio::task::spawn_blocking(move || -> Result<Response, String> {
@@ -546,13 +602,18 @@ impl Replicator {
                 return Err(format!("{peer} takes no part in process '{process}'"));
             }
             let store = engine.store();
-            let from = match &after {
-                Some(hash) => store
+            // After the asker's head; when that is not in this chain (the asker is on
+            // another branch), after its last final event; else from the start.
+            let mut from = 0;
+            for hash in [&after, &since].into_iter().flatten() {
+                if let Some(p) = store
                     .event_position(&process, hash)
                     .map_err(|e| e.to_string())?
-                    .map_or(0, |p| p + 1),
-                None => 0,
-            };
+                {
+                    from = p + 1;
+                    break;
+                }
+            }
             let mut events = store
                 .events_from(&process, from)
                 .map_err(|e| e.to_string())?;
@@ -595,6 +656,65 @@ impl Replicator {
             },
         }
     }
+}
+
+/// How long the announcer waits after a change to gather more into the same messages.
+const ANNOUNCE_DELAY: Duration = Duration::from_millis(5);
+
+impl Replicator {
+    /// Marks `process` for the next announcement of heads.
+    fn mark_dirty(&self, process: &str) {
+        if lock(&self.dirty).insert(process.to_string()) {
+            self.announce.notify_one();
+        }
+    }
+
+    /// Sends this node's signed heads of the processes marked dirty to their other
+    /// participants, one message per peer.
+    async fn announce_dirty(self: Arc<Self>) {
+        let dirty: Vec<String> = lock(&self.dirty).drain().collect();
+        if dirty.is_empty() {
+            return;
+        }
+        let engine = self.engine.clone();
+        let key = self.key.clone();
+        let heads = tokio::task::spawn_blocking(move || {
+            dirty
+                .iter()
+                .filter_map(|id| sign_head(&engine, &key, id))
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap_or_default();
+        let mut per_peer: HashMap<NodeId, Vec<SignedHead>> = HashMap::new();
+        {
+            let shared = lock(&self.shared);
+            for head in heads {
+                for peer in shared.get(&head.process).into_iter().flatten() {
+                    per_peer.entry(*peer).or_default().push(head.clone());
+                }
+            }
+        }
+        for (peer, heads) in per_peer {
+            for chunk in heads.chunks(MAX_HEADS_PER_MESSAGE) {
+                let this = self.clone();
+                let request = Request::Heads {
+                    heads: chunk.to_vec(),
+                };
+                tokio::spawn(async move {
+                    if let Err(error) = this.client.request(peer, request).await {
+                        tracing::debug!(%peer, %error, "heads not announced");
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// This node's signed head of process `id`, with the number of its final events.
+fn sign_head(engine: &Engine, key: &NodeKey, id: &str) -> Option<SignedHead> {
+    let (hash, len, final_len) = engine.own_head(id).ok()??;
+    Some(SignedHead::sign(key, id, &hash, len, Some(final_len)))
 }
 
 /// Whether the engine holds no event of `process`.
