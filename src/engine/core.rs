@@ -13,7 +13,7 @@
 //! replayed from the store when asked for again).
 
 use super::committer::{CommitStats, Committer, GroupCommit};
-use super::fork::{Rebases, Watch};
+use super::fork::{ForkCounters, Rebases, Watch};
 use super::timers::TimerWake;
 use crate::chain::{self, NodeId, NodeKey, ReceiptRules, Refusal};
 use crate::process::{self, Event, Process, Recorded, Scenario, StepActor, StepOutcome, Timestamp};
@@ -159,6 +159,8 @@ pub struct Engine {
     pub(super) watches: Mutex<HashMap<String, Watch>>,
     /// What became of this node's steps that lost a fork.
     pub(super) rebases: Mutex<Rebases>,
+    /// How often forks happened.
+    pub(super) forks: ForkCounters,
 }
 
 /// Events just committed to a process, for the network to deliver.
@@ -209,6 +211,7 @@ impl Engine {
             rejected_kept: DEFAULT_REJECTED_KEPT,
             watches: Mutex::new(HashMap::new()),
             rebases: Mutex::new(Rebases::default()),
+            forks: ForkCounters::default(),
         }
     }
 

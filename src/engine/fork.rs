@@ -17,7 +17,9 @@
 use super::core::{Engine, EngineError, Received, Result};
 use crate::chain::{self, Announced, Finality, NodeId, ReceiptRules, Refusal, SignedHead};
 use crate::process::{self, Event, Process, Recorded, StepActor};
+use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
@@ -72,13 +74,37 @@ pub struct FinalityView {
 }
 
 /// What an announced head told this node.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeadSeen {
     /// The head is in this node's chain (else the announcer is ahead or on another branch:
     /// time to fetch from it).
     pub known: bool,
     /// More events became final here.
     pub changed: bool,
+    /// The timestamps of the events that became final here with it.
+    pub finalized: Vec<crate::process::Timestamp>,
+}
+
+/// How often forks happened at this node, since it started.
+#[derive(Debug, Default)]
+pub(super) struct ForkCounters {
+    switched: AtomicU64,
+    rebased: AtomicU64,
+    rejected: AtomicU64,
+    superseded: AtomicU64,
+}
+
+/// [`ForkCounters`] read out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ForkStats {
+    /// Switches to a winning sibling branch.
+    pub switched: u64,
+    /// Own steps re-run on a winning branch.
+    pub rebased: u64,
+    /// Own steps that lost and were no longer valid on the winning branch.
+    pub rejected: u64,
+    /// Received events that lost the fork choice against one held here.
+    pub superseded: u64,
 }
 
 impl Engine {
@@ -142,6 +168,7 @@ impl Engine {
                 return Ok(HeadSeen {
                     known: true,
                     changed: false,
+                    finalized: vec![],
                 });
             };
             if !participants.contains(&head.signer) {
@@ -162,13 +189,24 @@ impl Engine {
                     final_len: head.final_len.unwrap_or(0),
                 },
             );
+            let before = watch.finality.final_len() as usize;
             let changed = watch
                 .finality
                 .update(process.events(), &participants, Some(me));
+            let mut finalized = vec![];
             if changed {
                 watch.changed.notify_waiters();
+                let now = watch.finality.final_len() as usize;
+                finalized = process.events()[before.min(now)..now]
+                    .iter()
+                    .map(Event::timestamp)
+                    .collect();
             }
-            Ok(HeadSeen { known, changed })
+            Ok(HeadSeen {
+                known,
+                changed,
+                finalized,
+            })
         })?
     }
 
@@ -258,6 +296,17 @@ impl Engine {
         Ok((Some(head.hash), since))
     }
 
+    /// How often forks happened here since the start.
+    pub fn fork_stats(&self) -> ForkStats {
+        let read = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        ForkStats {
+            switched: read(&self.forks.switched),
+            rebased: read(&self.forks.rebased),
+            rejected: read(&self.forks.rejected),
+            superseded: read(&self.forks.superseded),
+        }
+    }
+
     /// What became of this node's step `hash` if it lost a fork (recently).
     pub fn rebased(&self, hash: &str) -> Option<Rebased> {
         lock(&self.rebases).map.get(hash).cloned()
@@ -294,6 +343,7 @@ impl Engine {
         chain::check_received(Some(&branch), event, rules)?;
         applied(&mut branch, event)?;
         if !chain::wins(event, &held) {
+            self.forks.superseded.fetch_add(1, Ordering::Relaxed);
             return Ok(Received::Superseded {
                 by: held.hash().to_string(),
             });
@@ -319,6 +369,14 @@ impl Engine {
             rebased = rebases.len(),
             "switched to the winning branch"
         );
+        self.forks.switched.fetch_add(1, Ordering::Relaxed);
+        for (_, outcome) in &rebases {
+            let counter = match outcome {
+                Rebased::Moved(_) => &self.forks.rebased,
+                Rebased::Rejected(_) => &self.forks.rejected,
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
         let mut log = lock(&self.rebases);
         for (lost, outcome) in rebases {
             log.record(lost, outcome);

@@ -555,7 +555,17 @@ impl Replicator {
                 .await
                 .unwrap_or_else(|e| Err(EngineError::Scenario(e.to_string())));
             let held = match seen {
-                Ok(HeadSeen { known, changed }) => {
+                Ok(HeadSeen {
+                    known,
+                    changed,
+                    finalized,
+                }) => {
+                    let now = now().millis();
+                    for at in finalized {
+                        let lag = now.saturating_sub(at.millis()).max(0);
+                        self.peers
+                            .record_final(now, u32::try_from(lag).unwrap_or(u32::MAX));
+                    }
                     if changed {
                         // Tell the others what is final here now.
                         self.mark_dirty(&head.process);
