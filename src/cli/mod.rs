@@ -7,6 +7,7 @@ mod bench_p2p;
 mod health;
 mod init;
 mod keygen;
+mod progress;
 mod run;
 mod scenario;
 mod serve;
