@@ -367,3 +367,22 @@ async fn tokens_minted_with_the_node_secret_are_accepted() {
          (auth.jwt.secret); a development node serves ready tokens at GET /demo-accounts\n"
     );
 }
+
+/// The README links every page of `docs/` and the Docker guide.
+#[test]
+fn the_readme_links_every_docs_page() {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README");
+    let mut pages: Vec<String> = std::fs::read_dir(root().join("docs"))
+        .expect("docs/")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".md"))
+        .map(|name| format!("docs/{name}"))
+        .collect();
+    pages.push("docker/README.md".into());
+    for page in pages {
+        assert!(
+            readme.contains(&format!("]({page})")),
+            "the README does not link {page}"
+        );
+    }
+}

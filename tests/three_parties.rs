@@ -76,6 +76,18 @@ fn the_three_party_demo_runs_to_the_end_and_cleans_up() {
         );
     }
 
+    // The README shows the same end (but for the hash, which differs every run).
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README");
+    let shown = readme
+        .split("It ends with:\n\n```\n")
+        .nth(1)
+        .and_then(|s| s.split("```").next())
+        .expect("the README shows the demo's end");
+    let shown: Vec<&str> = shown.lines().collect();
+    assert_eq!(shown[..4], lines[n - 5..n - 1], "the README's demo output is out of date");
+    assert!(shown[4].starts_with("all three nodes hold the same chain, ending in "));
+
     // Cleaned up: the folders are gone and the ports free again.
     let work: PathBuf = lines
         .iter()
