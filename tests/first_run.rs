@@ -386,3 +386,38 @@ fn the_readme_links_every_docs_page() {
         );
     }
 }
+
+/// `letsflow --help` lists every subcommand with a one-line description.
+#[test]
+fn help_lists_every_subcommand_with_a_description() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = letsflow(dir.path(), &["--help"], &[]);
+    assert!(out.status.success());
+    let help = text(&out.stdout);
+    let commands: Vec<(String, String)> = help
+        .split("Commands:\n")
+        .nth(1)
+        .and_then(|s| s.split("\n\n").next())
+        .expect("a Commands section")
+        .lines()
+        .map(|line| {
+            let line = line.trim();
+            let (name, description) = line.split_once(' ').expect("NAME DESCRIPTION");
+            (name.to_string(), description.trim().to_string())
+        })
+        .collect();
+    let names: Vec<&str> = commands.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "scenario", "run", "test", "serve", "bench", "keygen", "store", "init", "token",
+            "health", "help"
+        ]
+    );
+    for (name, description) in &commands {
+        assert!(
+            description.len() > 10 && !description.contains('\n'),
+            "{name}: '{description}'"
+        );
+    }
+}

