@@ -233,6 +233,7 @@ impl P2pArgs {
         let end = measure_from + Duration::from_secs_f64(self.duration);
         let since = chrono::Utc::now().timestamp_millis() + 2_000;
         let ids: Vec<String> = nodes.iter().map(|n| n.id.clone()).collect();
+        let ticker = super::progress::timed(measure_from, end);
         let mut tasks = vec![];
         for w in 0..workers {
             let n = w % 3;
@@ -262,6 +263,7 @@ impl P2pArgs {
         for task in tasks {
             tallies.push(task.await.map_err(|e| anyhow!("worker: {e}"))?);
         }
+        ticker.stop();
         let measured = self.duration;
         let acknowledged: u64 = tallies.iter().map(|t| t.acknowledged).sum();
         let failed: u64 = tallies.iter().map(|t| t.failed).sum();
