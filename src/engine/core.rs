@@ -418,6 +418,9 @@ impl Engine {
             |process| {
                 self.check_own_actor(process, actor.actor_key())?;
                 let before = process.events().len();
+                // The time was taken before the lock: a step that got it first may be later.
+                // An event is never earlier than its parent (peers refuse that).
+                let at = at.max(process.last_event().timestamp());
                 let outcome = process.step(action, actor, response, at)?;
                 if outcome.skipped {
                     // A rejected attempt never enters the chain: it is kept locally.

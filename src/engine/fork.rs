@@ -401,7 +401,9 @@ impl Engine {
             let Some(actor) = StepActor::from_json(action.actor.clone()) else {
                 continue;
             };
-            let at = action.timestamp.max(branch.last_event().timestamp());
+            // A new event, made now: it does not jump ahead of steps made while it was
+            // on the losing branch (their authors would have to rebase in turn).
+            let at = super::timers::now().max(branch.last_event().timestamp());
             let before = branch.events().len();
             let outcome = match branch.step(&action.action, &actor, action.response.clone(), at) {
                 Ok(outcome) => outcome,

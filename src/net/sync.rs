@@ -220,6 +220,7 @@ impl Replicator {
                 return;
             };
             let this = self.clone();
+            let process = batch.process.clone();
             let request = Request::Events {
                 process: batch.process.clone(),
                 events: batch.events.clone(),
@@ -229,6 +230,12 @@ impl Replicator {
                 match this.client.request(peer, request).await {
                     Ok(Response::Refused { reason }) => {
                         tracing::warn!(%peer, %reason, "peer refused our events")
+                    }
+                    Ok(Response::Ack { superseded, .. }) if superseded > 0 => {
+                        // The peer holds a winning sibling: fetch it now and switch.
+                        if let Err(reason) = this.catch_up(peer, &process).await {
+                            tracing::debug!(%peer, %reason, "catch-up after a lost fork failed");
+                        }
                     }
                     Ok(_) => {}
                     // The head exchange delivers once the peer is back.
