@@ -197,13 +197,20 @@ mod tests {
         event.rehash();
         sign_event(&key, &mut event).expect("sign");
         let head = hex::encode(head_digest("p1", "ab", 3, None));
+        let head_final = hex::encode(head_digest("p1", "ab", 3, Some(2)));
         let text =
             std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/protocol.md"))
                 .expect("docs/protocol.md");
         let (_, signature) = event.seal();
         let signature = signature.expect("signature");
-        println!("{id}\n{}\n{signature}\n{head}", event.hash());
-        for value in [id.as_str(), event.hash(), signature, head.as_str()] {
+        println!("{id}\n{}\n{signature}\n{head}\n{head_final}", event.hash());
+        for value in [
+            id.as_str(),
+            event.hash(),
+            signature,
+            head.as_str(),
+            head_final.as_str(),
+        ] {
             assert!(text.contains(value), "docs/protocol.md lacks {value}");
         }
         let canonical = r#"{"previous":"0000000000000000000000000000000000000000000000000000000000000000","timestamp":"2025-01-01T00:00:00.000Z","version":1}"#;

@@ -5,7 +5,9 @@
 //! author events and every event is delivered to two others. Reports the replicated steps/s
 //! (acknowledged steps, counted once every node holds them), the arrival latency at the
 //! other nodes (from the step's timestamp to its commit there, p50/p99, from
-//! `GET /replication`), and the cost of signing and verifying one event. See
+//! `GET /replication`), the finality latency at every node (from the step's timestamp to the
+//! moment it is final there, also from `GET /replication`), and the cost of signing and
+//! verifying one event. See
 //! `docs/bench.md`.
 
 use super::bench::{call, connect, demo_token, percentile, text, Conn};
@@ -341,6 +343,13 @@ impl P2pArgs {
                 println!(
                     "arrival at node {n}: {} events, p50 {} ms, p99 {} ms, max {} ms",
                     l["received"], l["p50Ms"], l["p99Ms"], l["maxMs"]
+                );
+            }
+            for (n, l) in lag.iter().enumerate() {
+                let f = &l["final"];
+                println!(
+                    "final at node {n}: {} events, p50 {} ms, p99 {} ms, max {} ms (forks: {})",
+                    f["received"], f["p50Ms"], f["p99Ms"], f["maxMs"], l["forks"]
                 );
             }
             println!("sign {sign:.1} µs, verify {verify:.1} µs per event");
