@@ -16,7 +16,7 @@ use super::committer::{CommitStats, Committer, GroupCommit};
 use super::fork::{ForkCounters, Rebases, Watch};
 use super::timers::TimerWake;
 use crate::chain::{self, NodeId, NodeKey, ReceiptRules, Refusal};
-use crate::process::{self, Event, Process, Recorded, Scenario, StepActor, StepOutcome, Timestamp};
+use crate::process::{self, Event, Process, Scenario, StepActor, StepOutcome, Timestamp};
 use crate::scenario::normalize::normalize;
 use crate::scenario::validate::validate;
 use crate::schema::{SchemaRegistry, ValidationError};
@@ -738,21 +738,7 @@ impl Engine {
                     head.hash
                 )));
             }
-            chain::check_received(None, event, rules)?;
-            let scenario = match self.scenario(&start.scenario) {
-                Err(EngineError::NotFound { .. }) => {
-                    return Err(EngineError::UnknownScenario(start.scenario.clone()))
-                }
-                other => other?,
-            };
-            let process = process::replay(scenario, std::slice::from_ref(event))
-                .map_err(|e| refused(e.to_string()))?;
-            let me = self.node_id();
-            if !me.is_some_and(|me| chain::participants(&process).contains(&me)) {
-                return Err(refused(format!(
-                    "this node takes no part in process '{process_id}'"
-                )));
-            }
+            let process = self.received_start(process_id, std::slice::from_ref(event), rules)?;
             self.commit(&process, 0, true, Some(from))?;
             *guard = Some(process);
             return Ok(Received::Applied);
@@ -807,7 +793,27 @@ impl Engine {
         from: NodeId,
         rules: ReceiptRules,
     ) -> Result<Received> {
-        let Some(Event::Instantiate(start)) = events.first() else {
+        let slot = self.slot(process_id);
+        let mut guard = lock(&slot);
+        if self.store.head(process_id)?.is_some() {
+            return Ok(Received::Duplicate);
+        }
+        let process = self.received_start(process_id, events, rules)?;
+        self.commit(&process, 0, true, Some(from))?;
+        *guard = Some(process);
+        Ok(Received::Applied)
+    }
+
+    /// A process new here, from the first `events` of its chain as received from a peer:
+    /// each is checked as [`Engine::receive`] checks it and replayed, and this node must be
+    /// a participant at the end of them. Nothing is stored.
+    fn received_start(
+        &self,
+        process_id: &str,
+        events: &[Event],
+        rules: ReceiptRules,
+    ) -> Result<Process> {
+        let Some(first @ Event::Instantiate(start)) = events.first() else {
             return Err(EngineError::NotFound {
                 kind: "process",
                 id: process_id.to_string(),
@@ -819,58 +825,35 @@ impl Engine {
                 reason,
             })
         };
-        let slot = self.slot(process_id);
-        let mut guard = lock(&slot);
-        if self.store.head(process_id)?.is_some() {
-            return Ok(Received::Duplicate);
-        }
         if start.id != process_id {
-            return Err(refused(
-                &events[0],
-                format!("it starts process '{}'", start.id),
-            ));
+            return Err(refused(first, format!("it starts process '{}'", start.id)));
         }
-        chain::check_received(None, &events[0], rules)?;
+        chain::check_received(None, first, rules)?;
         let scenario = match self.scenario(&start.scenario) {
             Err(EngineError::NotFound { .. }) => {
                 return Err(EngineError::UnknownScenario(start.scenario.clone()))
             }
             other => other?,
         };
-        let mut process = process::replay(scenario, &events[..1])
-            .map_err(|e| refused(&events[0], e.to_string()))?;
+        let mut process = process::replay(scenario, std::slice::from_ref(first))
+            .map_err(|e| refused(first, e.to_string()))?;
         for event in &events[1..] {
             if matches!(event, Event::Action(a) if a.skipped) {
                 return Err(refused(event, "rejected attempts are never shared".into()));
             }
             chain::check_received(Some(&process), event, rules)?;
-            match process.apply_recorded(event) {
-                Ok(Recorded::Applied) => {}
-                Ok(Recorded::Rejected(errors)) => {
-                    return Err(Refusal::Rejected {
-                        hash: event.hash().to_string(),
-                        errors: errors.join("; "),
-                    }
-                    .into())
-                }
-                Ok(Recorded::NotDue) => {
-                    return Err(Refusal::NotDue(event.hash().to_string()).into())
-                }
-                Err(e) => return Err(refused(event, e.to_string())),
-            }
+            super::fork::applied(&mut process, event)?;
         }
         if !self
             .node_id()
             .is_some_and(|me| chain::participants(&process).contains(&me))
         {
             return Err(refused(
-                &events[0],
+                first,
                 format!("this node takes no part in process '{process_id}'"),
             ));
         }
-        self.commit(&process, 0, true, Some(from))?;
-        *guard = Some(process);
-        Ok(Received::Applied)
+        Ok(process)
     }
 
     fn slot(&self, id: &str) -> Slot {

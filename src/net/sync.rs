@@ -346,32 +346,16 @@ impl Replicator {
         process: &str,
         event: &Event,
     ) -> Result<Received, EngineError> {
-        for _ in 0..2 {
-            let engine = self.engine.clone();
-            let (id, owned, rules) = (process.to_string(), event.clone(), self.rules());
-            let result =
-                tokio::task::spawn_blocking(move || engine.receive(&id, &owned, peer, rules))
-                    .await
-                    .unwrap_or_else(|e| {
-                        Err(EngineError::Scenario(format!("receive task failed: {e}")))
-                    });
-            match result {
-                Err(EngineError::UnknownScenario(scenario)) => {
-                    self.fetch_scenario(peer, &scenario, process).await?;
-                }
-                Ok(Received::Applied) => {
-                    let now = now().millis();
-                    let lag = now.saturating_sub(event.timestamp().millis()).max(0);
-                    self.peers
-                        .record_arrival(now, u32::try_from(lag).unwrap_or(u32::MAX));
-                    return Ok(Received::Applied);
-                }
-                other => return other,
-            }
+        let (id, owned, rules) = (process.to_string(), event.clone(), self.rules());
+        let received = self
+            .with_scenario(peer, process, move |engine| {
+                engine.receive(&id, &owned, peer, rules)
+            })
+            .await?;
+        if received == Received::Applied {
+            self.record_arrivals(std::slice::from_ref(event));
         }
-        Err(EngineError::Scenario(format!(
-            "scenario of process '{process}' still unknown"
-        )))
+        Ok(received)
     }
 
     /// [`Engine::receive_chain`] on a blocking thread, fetching the scenario first when it
@@ -382,37 +366,62 @@ impl Replicator {
         process: &str,
         events: &[Event],
     ) -> Result<(), Refused> {
-        for _ in 0..2 {
-            let engine = self.engine.clone();
-            let (id, owned, rules) = (process.to_string(), events.to_vec(), self.rules());
-            let result =
-                tokio::task::spawn_blocking(move || engine.receive_chain(&id, &owned, peer, rules))
-                    .await
-                    .map_err(|e| format!("receive task failed: {e}"))?;
-            match result {
-                Ok(Received::Applied) => {
-                    let now = now().millis();
-                    for event in events {
-                        let lag = now.saturating_sub(event.timestamp().millis()).max(0);
-                        self.peers
-                            .record_arrival(now, u32::try_from(lag).unwrap_or(u32::MAX));
-                    }
-                    return Ok(());
-                }
-                Ok(Received::Duplicate | Received::Superseded { .. }) => return Ok(()),
-                Err(EngineError::UnknownScenario(scenario)) => {
-                    self.fetch_scenario(peer, &scenario, process)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                }
-                Err(error) => {
-                    let reason = error.to_string();
-                    self.peers.refused(peer, &reason);
-                    return Err(reason);
-                }
+        let (id, owned, rules) = (process.to_string(), events.to_vec(), self.rules());
+        let received = self
+            .with_scenario(peer, process, move |engine| {
+                engine.receive_chain(&id, &owned, peer, rules)
+            })
+            .await;
+        match received {
+            Ok(Received::Applied) => {
+                self.record_arrivals(events);
+                Ok(())
+            }
+            Ok(_) => Ok(()),
+            Err(error) => {
+                let reason = error.to_string();
+                self.peers.refused(peer, &reason);
+                Err(reason)
             }
         }
-        Err(format!("scenario of process '{process}' still unknown"))
+    }
+
+    /// Runs `receive` on a blocking thread; when it names a scenario unknown here, fetches
+    /// it from `peer` (for `process`) and runs it once more.
+    async fn with_scenario(
+        &self,
+        peer: NodeId,
+        process: &str,
+        receive: impl Fn(&Engine) -> Result<Received, EngineError> + Send + Sync + 'static,
+    ) -> Result<Received, EngineError> {
+        let receive = Arc::new(receive);
+        for _ in 0..2 {
+            let (engine, receive) = (self.engine.clone(), receive.clone());
+            let result = tokio::task::spawn_blocking(move || receive(&engine))
+                .await
+                .unwrap_or_else(|e| {
+                    Err(EngineError::Scenario(format!("receive task failed: {e}")))
+                });
+            match result {
+                Err(EngineError::UnknownScenario(scenario)) => {
+                    self.fetch_scenario(peer, &scenario, process).await?;
+                }
+                other => return other,
+            }
+        }
+        Err(EngineError::Scenario(format!(
+            "scenario of process '{process}' still unknown"
+        )))
+    }
+
+    /// Records how late `events`, just committed here, arrived.
+    fn record_arrivals(&self, events: &[Event]) {
+        let now = now().millis();
+        for event in events {
+            let lag = now.saturating_sub(event.timestamp().millis()).max(0);
+            self.peers
+                .record_arrival(now, u32::try_from(lag).unwrap_or(u32::MAX));
+        }
     }
 
     async fn fetch_scenario(
