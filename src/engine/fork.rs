@@ -73,6 +73,17 @@ pub struct FinalityView {
     pub heads: BTreeMap<NodeId, Announced>,
 }
 
+/// Where an event stands in this node's chain (see [`Engine::event_status`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventStatus {
+    /// Final: it never changes.
+    Final,
+    /// In the chain, not final yet: a concurrent step may still replace it.
+    Pending,
+    /// Not in the chain.
+    Gone,
+}
+
 /// What an announced head told this node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeadSeen {
@@ -294,6 +305,22 @@ impl Engine {
                 .map(|e| e.hash().to_string()),
         };
         Ok((Some(head.hash), since))
+    }
+
+    /// Where event `hash` of process `id` stands: final here, in the chain but not final
+    /// yet, or not in the chain (dropped with a losing branch, or never held). Effects of an
+    /// event that may still be dropped (service notifications) wait for it to be final.
+    pub fn event_status(&self, id: &str, hash: &str) -> Result<EventStatus> {
+        self.read(id, |process| {
+            let Some(position) = process.events().iter().rposition(|e| e.hash() == hash) else {
+                return EventStatus::Gone;
+            };
+            if (position as u64) < self.finality_of(process).final_len {
+                EventStatus::Final
+            } else {
+                EventStatus::Pending
+            }
+        })
     }
 
     /// How often forks happened here since the start.

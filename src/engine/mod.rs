@@ -17,7 +17,7 @@ pub use self::core::{
     DEFAULT_CACHE_CAPACITY, DEFAULT_REJECTED_KEPT,
 };
 pub use committer::{CommitStats, Committer, GroupCommit};
-pub use fork::{FinalityView, ForkStats, HeadSeen, Rebased};
+pub use fork::{EventStatus, FinalityView, ForkStats, HeadSeen, Rebased};
 
 #[cfg(test)]
 mod tests;

@@ -368,7 +368,7 @@ fn a_process_in_use_is_not_evicted() {
 mod forks {
     use super::*;
     use crate::chain::{NodeKey, ReceiptRules, Refusal, SignedHead};
-    use crate::engine::{Rebased, Received};
+    use crate::engine::{EventStatus, Rebased, Received};
     use crate::process::Event;
 
     const RACE: &str = r#"
@@ -475,6 +475,10 @@ states:
         assert_eq!(rebased.seal().0, Some(b.key.id().to_string().as_str()));
         assert_eq!(send(&a, &b, &rebased).expect("b1' at a"), Received::Applied);
         assert_eq!(hashes(&a), hashes(&b));
+        // b1 is gone from b's chain; what replaced it is not final yet.
+        let status = |node: &Node, hash: &str| node.engine.event_status("p", hash).expect("status");
+        assert_eq!(status(&b, b1.hash()), EventStatus::Gone);
+        assert_eq!(status(&b, a1.hash()), EventStatus::Pending);
         assert_eq!(b.engine.store().events("p").expect("events").len(), 3);
 
         // Nothing is final until the other side's head is known.
@@ -486,6 +490,7 @@ states:
         let process = a.engine.process("p").expect("p");
         let view = a.engine.finality_of(&process);
         assert_eq!((view.final_len, view.final_everywhere), (3, 0));
+        assert_eq!(status(&a, rebased.hash()), EventStatus::Final);
         // A head signed by a node that takes no part is refused.
         let stranger = NodeKey::from_bytes(&[9; 32]);
         let foreign = SignedHead::sign(&stranger, "p", rebased.hash(), 3, None);

@@ -141,7 +141,7 @@ impl Peers {
         if let Some(entry) = self.book.iter().find(|e| e.name == text) {
             return Some(entry.id);
         }
-        text.parse().ok()
+        text.parse().ok().filter(NodeId::is_key)
     }
 
     /// The address book.

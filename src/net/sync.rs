@@ -62,6 +62,8 @@ pub struct Replicator {
     dirty: Mutex<HashSet<String>>,
     /// Wakes the announcer when `dirty` gains a process.
     announce: Notify,
+    /// (peer, process) pairs whose announced head this node waits for before fetching it.
+    awaited: Mutex<HashSet<(NodeId, String)>>,
 }
 
 /// Why handling a peer's events stopped.
@@ -88,6 +90,7 @@ impl Replicator {
             delivery_work: Arc::new(Semaphore::new(concurrency)),
             dirty: Mutex::new(HashSet::new()),
             announce: Notify::new(),
+            awaited: Mutex::new(HashSet::new()),
         })
     }
 
@@ -555,28 +558,36 @@ impl Replicator {
                 reason: format!("more than {MAX_HEADS_PER_MESSAGE} heads in one message"),
             };
         }
-        let mut applied = 0u32;
-        for head in heads {
-            if head.signer != peer || !head.verifies() {
-                return Response::Refused {
-                    reason: format!(
+        // Checked and taken in on one blocking thread: a message may carry hundreds.
+        let engine = self.engine.clone();
+        let seen = tokio::task::spawn_blocking(move || {
+            let mut seen = Vec::with_capacity(heads.len());
+            for head in heads {
+                if head.signer != peer || !head.verifies() {
+                    return Err(format!(
                         "the head of process '{}' is not signed by the sender",
                         head.process
-                    ),
-                };
+                    ));
+                }
+                let result = engine.observe_head(&head);
+                seen.push((head, result));
             }
-            let engine = self.engine.clone();
-            let announced = head.clone();
-            let seen = tokio::task::spawn_blocking(move || engine.observe_head(&announced))
-                .await
-                .unwrap_or_else(|e| Err(EngineError::Scenario(e.to_string())));
-            let held = match seen {
+            Ok(seen)
+        })
+        .await
+        .unwrap_or_else(|e| Err(format!("internal error: {e}")));
+        let seen = match seen {
+            Ok(seen) => seen,
+            Err(reason) => return Response::Refused { reason },
+        };
+        let now = now().millis();
+        for (head, result) in seen {
+            let held = match result {
                 Ok(HeadSeen {
                     known,
                     changed,
                     finalized,
                 }) => {
-                    let now = now().millis();
                     for at in finalized {
                         let lag = now.saturating_sub(at.millis()).max(0);
                         self.peers
@@ -596,16 +607,12 @@ impl Replicator {
                 }
             };
             if !held {
-                match self.catch_up(peer, &head.process).await {
-                    Ok(n) => applied += n as u32,
-                    Err(reason) => {
-                        tracing::warn!(%peer, process = %head.process, %reason, "catch-up failed")
-                    }
-                }
+                self.clone()
+                    .catch_up_later(peer, head.process.clone(), head.hash.clone());
             }
         }
         Response::Ack {
-            applied,
+            applied: 0,
             duplicates: 0,
             superseded: 0,
         }
@@ -685,9 +692,43 @@ impl Replicator {
 }
 
 /// How long the announcer waits after a change to gather more into the same messages.
-const ANNOUNCE_DELAY: Duration = Duration::from_millis(5);
+const ANNOUNCE_DELAY: Duration = Duration::from_millis(10);
+
+/// How long a node waits before it fetches what a peer's head shows it lacks: a head is
+/// announced right after the events it names were sent, which are usually still in flight.
+const CATCH_UP_GRACE: Duration = Duration::from_millis(300);
 
 impl Replicator {
+    /// Fetches from `peer` what it holds of `process` up to `hash`, unless that arrives by
+    /// itself within [`CATCH_UP_GRACE`]. One such wait per peer and process at a time.
+    fn catch_up_later(self: Arc<Self>, peer: NodeId, process: String, hash: String) {
+        if !lock(&self.awaited).insert((peer, process.clone())) {
+            return;
+        }
+        tokio::spawn(async move {
+            tokio::time::sleep(CATCH_UP_GRACE).await;
+            lock(&self.awaited).remove(&(peer, process.clone()));
+            let engine = self.engine.clone();
+            let (id, wanted) = (process.clone(), hash);
+            let arrived = tokio::task::spawn_blocking(move || {
+                engine
+                    .store()
+                    .event_position(&id, &wanted)
+                    .ok()
+                    .flatten()
+                    .is_some()
+            })
+            .await
+            .unwrap_or(false);
+            if arrived {
+                return;
+            }
+            if let Err(reason) = self.catch_up(peer, &process).await {
+                tracing::warn!(%peer, %process, %reason, "catch-up failed");
+            }
+        });
+    }
+
     /// Marks `process` for the next announcement of heads.
     fn mark_dirty(&self, process: &str) {
         if lock(&self.dirty).insert(process.to_string()) {
