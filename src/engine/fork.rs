@@ -323,6 +323,20 @@ impl Engine {
         })
     }
 
+    /// Whether participant `peer`'s latest announced head of process `id` is event `hash`
+    /// or comes after it in this node's chain.
+    pub fn peer_holds(&self, id: &str, peer: NodeId, hash: &str) -> Result<bool> {
+        self.read(id, |process| {
+            let watches = self.watches();
+            let Some(head) = watches.get(id).and_then(|w| w.finality.heads().get(&peer)) else {
+                return false;
+            };
+            let events = process.events();
+            let position = |h: &str| events.iter().rposition(|e| e.hash() == h);
+            matches!((position(&head.hash), position(hash)), (Some(h), Some(e)) if h >= e)
+        })
+    }
+
     /// How often forks happened here since the start.
     pub fn fork_stats(&self) -> ForkStats {
         let read = |c: &AtomicU64| c.load(Ordering::Relaxed);

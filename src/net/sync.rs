@@ -215,37 +215,77 @@ impl Replicator {
     async fn deliver(self: Arc<Self>, batch: Appended) {
         self.note_shared(&batch.process, &batch.participants);
         self.mark_dirty(&batch.process);
-        for peer in batch.participants.iter().copied() {
-            if peer == self.me() || Some(peer) == batch.from {
-                continue;
-            }
-            let Ok(permit) = self.delivery_work.clone().acquire_owned().await else {
-                return;
-            };
+        let me = self.me();
+        let targets: Vec<NodeId> = batch
+            .participants
+            .iter()
+            .copied()
+            .filter(|peer| *peer != me && Some(*peer) != batch.from)
+            .collect();
+        if batch.from.is_some() {
+            // A relay: the author sent the events to every participant itself, so each is
+            // sent on only to those whose announced head still lacks it a moment later.
             let this = self.clone();
-            let process = batch.process.clone();
-            let request = Request::Events {
-                process: batch.process.clone(),
-                events: batch.events.clone(),
-            };
-            tokio::spawn(async move {
-                let _permit = permit;
-                match this.client.request(peer, request).await {
-                    Ok(Response::Refused { reason }) => {
-                        tracing::warn!(%peer, %reason, "peer refused our events")
-                    }
-                    Ok(Response::Ack { superseded, .. }) if superseded > 0 => {
-                        // The peer holds a winning sibling: fetch it now and switch.
-                        if let Err(reason) = this.catch_up(peer, &process).await {
-                            tracing::debug!(%peer, %reason, "catch-up after a lost fork failed");
-                        }
-                    }
-                    Ok(_) => {}
-                    // The head exchange delivers once the peer is back.
-                    Err(error) => tracing::debug!(%peer, %error, "delivery failed"),
-                }
-            });
+            tokio::spawn(async move { this.relay(batch, targets).await });
+            return;
         }
+        for peer in targets {
+            self.clone()
+                .send_events(peer, batch.process.clone(), batch.events.clone())
+                .await;
+        }
+    }
+
+    /// Sends `batch`, received from a peer, to those of `targets` that have not announced
+    /// a head with it after [`RELAY_GRACE`].
+    async fn relay(self: Arc<Self>, batch: Appended, targets: Vec<NodeId>) {
+        tokio::time::sleep(RELAY_GRACE).await;
+        let Some(last) = batch.events.last().map(|e| e.hash().to_string()) else {
+            return;
+        };
+        let engine = self.engine.clone();
+        let process = batch.process.clone();
+        let lacking = tokio::task::spawn_blocking(move || {
+            targets
+                .into_iter()
+                .filter(|peer| !engine.peer_holds(&process, *peer, &last).unwrap_or(false))
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap_or_default();
+        for peer in lacking {
+            self.clone()
+                .send_events(peer, batch.process.clone(), batch.events.clone())
+                .await;
+        }
+    }
+
+    /// Sends events of `process` to `peer` in a task of its own (bounded).
+    async fn send_events(self: Arc<Self>, peer: NodeId, process: String, events: Vec<Event>) {
+        let Ok(permit) = self.delivery_work.clone().acquire_owned().await else {
+            return;
+        };
+        tokio::spawn(async move {
+            let _permit = permit;
+            let request = Request::Events {
+                process: process.clone(),
+                events,
+            };
+            match self.client.request(peer, request).await {
+                Ok(Response::Refused { reason }) => {
+                    tracing::warn!(%peer, %reason, "peer refused our events")
+                }
+                Ok(Response::Ack { superseded, .. }) if superseded > 0 => {
+                    // The peer holds a winning sibling: fetch it now and switch.
+                    if let Err(reason) = self.catch_up(peer, &process).await {
+                        tracing::debug!(%peer, %reason, "catch-up after a lost fork failed");
+                    }
+                }
+                Ok(_) => {}
+                // The head exchange delivers once the peer is back.
+                Err(error) => tracing::debug!(%peer, %error, "delivery failed"),
+            }
+        });
     }
 
     /// Handles one inbound request in its own task (bounded).
@@ -693,6 +733,10 @@ impl Replicator {
 
 /// How long the announcer waits after a change to gather more into the same messages.
 const ANNOUNCE_DELAY: Duration = Duration::from_millis(10);
+
+/// How long a node waits before it relays events it received: their author sent them to
+/// every participant, whose heads usually show them by then.
+const RELAY_GRACE: Duration = Duration::from_millis(100);
 
 /// How long a node waits before it fetches what a peer's head shows it lacks: a head is
 /// announced right after the events it names were sent, which are usually still in flight.
