@@ -555,6 +555,8 @@ impl Replicator {
             if !more {
                 break;
             }
+            // A long catch-up (a node back after a long downtime) shows its progress.
+            tracing::info!(%peer, process, events = applied, "catching up: more to fetch");
         }
         if applied > 0 {
             tracing::info!(%peer, process, events = applied, "caught up");
