@@ -425,7 +425,13 @@ async fn every_attack_of_a_rogue_peer_is_refused_and_counted() {
     // The rogue announces its head: both hold the whole chain, so all of it is final.
     let head = SignedHead::sign(&key, &shared_id, good.hash(), 3, Some(3));
     let answer = client
-        .request(target, Request::Heads { heads: vec![head] })
+        .request(
+            target,
+            Request::Heads {
+                heads: vec![head],
+                signature: None,
+            },
+        )
         .await
         .expect("heads");
     assert!(matches!(answer, Response::Ack { .. }), "{answer:?}");

@@ -20,4 +20,7 @@ pub use finality::{wins, Announced, Finality};
 pub use identity::{NodeId, NodeKey};
 pub use participants::{actor_node, creator, event_actor, participants};
 pub use receipt::{check_received, ReceiptRules, Refusal};
-pub use seal::{event_signature, head_digest, sign_event, verify_event, SignedHead};
+pub use seal::{
+    event_signature, head_digest, heads_digest, heads_verify, sign_event, sign_heads, verify_event,
+    SignedHead,
+};

@@ -31,8 +31,11 @@ pub enum Request {
     },
     /// The sender's heads of processes both take part in.
     Heads {
-        /// One signed head per process.
+        /// One head per process, each signed — or all signed at once by `signature`.
         heads: Vec<SignedHead>,
+        /// The sender's signature of all `heads` together (see `chain::sign_heads`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signature: Option<String>,
     },
     /// The events of a process after the event `after` (`None`: from the start).
     #[serde(rename_all = "camelCase")]

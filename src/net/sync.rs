@@ -16,7 +16,7 @@
 use super::peers::Peers;
 use super::protocol::{Request, Response, MAX_EVENTS_PER_ANSWER, MAX_HEADS_PER_MESSAGE};
 use super::swarm::{Client, Inbound};
-use crate::chain::{self, NodeId, NodeKey, ReceiptRules, SignedHead};
+use crate::chain::{self, heads_verify, sign_heads, NodeId, NodeKey, ReceiptRules, SignedHead};
 use crate::engine::timers::now;
 use crate::engine::{Appended, Engine, EngineError, HeadSeen, Received};
 use crate::process::Event;
@@ -315,7 +315,7 @@ impl Replicator {
     async fn answer(self: &Arc<Self>, peer: NodeId, request: Request) -> Response {
         match request {
             Request::Events { process, events } => self.take_events(peer, &process, events).await,
-            Request::Heads { heads } => self.take_heads(peer, heads).await,
+            Request::Heads { heads, signature } => self.take_heads(peer, heads, signature).await,
             Request::GetEvents {
                 process,
                 after,
@@ -578,7 +578,7 @@ impl Replicator {
             let heads = tokio::task::spawn_blocking(move || {
                 chunk
                     .iter()
-                    .filter_map(|id| sign_head(&engine, &key, id))
+                    .filter_map(|id| own_head(&engine, &key, id))
                     .collect::<Vec<_>>()
             })
             .await
@@ -586,7 +586,11 @@ impl Replicator {
             if heads.is_empty() {
                 continue;
             }
-            if let Err(error) = self.client.request(peer, Request::Heads { heads }).await {
+            let request = Request::Heads {
+                signature: Some(sign_heads(&self.key, &heads)),
+                heads,
+            };
+            if let Err(error) = self.client.request(peer, request).await {
                 tracing::debug!(%peer, %error, "heads not sent");
                 return;
             }
@@ -594,7 +598,12 @@ impl Replicator {
     }
 
     /// Fetches what this node lacks of the heads a peer announced.
-    async fn take_heads(self: &Arc<Self>, peer: NodeId, heads: Vec<SignedHead>) -> Response {
+    async fn take_heads(
+        self: &Arc<Self>,
+        peer: NodeId,
+        heads: Vec<SignedHead>,
+        signature: Option<String>,
+    ) -> Response {
         if heads.len() > MAX_HEADS_PER_MESSAGE {
             return Response::Refused {
                 reason: format!("more than {MAX_HEADS_PER_MESSAGE} heads in one message"),
@@ -603,9 +612,11 @@ impl Replicator {
         // Checked and taken in on one blocking thread: a message may carry hundreds.
         let engine = self.engine.clone();
         let seen = tokio::task::spawn_blocking(move || {
+            // Signed as a whole, or each head on its own.
+            let whole = signature.is_some_and(|s| heads_verify(&peer, &heads, &s));
             let mut seen = Vec::with_capacity(heads.len());
             for head in heads {
-                if head.signer != peer || !head.verifies() {
+                if head.signer != peer || !(whole || head.verifies()) {
                     return Err(format!(
                         "the head of process '{}' is not signed by the sender",
                         head.process
@@ -794,7 +805,7 @@ impl Replicator {
         let heads = tokio::task::spawn_blocking(move || {
             dirty
                 .iter()
-                .filter_map(|id| sign_head(&engine, &key, id))
+                .filter_map(|id| own_head(&engine, &key, id))
                 .collect::<Vec<_>>()
         })
         .await
@@ -813,6 +824,7 @@ impl Replicator {
                 let this = self.clone();
                 let request = Request::Heads {
                     heads: chunk.to_vec(),
+                    signature: Some(sign_heads(&self.key, chunk)),
                 };
                 tokio::spawn(async move {
                     if let Err(error) = this.client.request(peer, request).await {
@@ -824,10 +836,11 @@ impl Replicator {
     }
 }
 
-/// This node's signed head of process `id`, with the number of its final events.
-fn sign_head(engine: &Engine, key: &NodeKey, id: &str) -> Option<SignedHead> {
+/// This node's head of process `id`, with the number of its final events, to be signed
+/// with the others of its message.
+fn own_head(engine: &Engine, key: &NodeKey, id: &str) -> Option<SignedHead> {
     let (hash, len, final_len) = engine.own_head(id).ok()??;
-    Some(SignedHead::sign(key, id, &hash, len, Some(final_len)))
+    Some(SignedHead::unsigned(key, id, &hash, len, Some(final_len)))
 }
 
 /// Whether the engine holds no event of `process`.
