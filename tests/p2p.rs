@@ -382,7 +382,17 @@ async fn a_timeout_fired_by_every_participant_is_one_event_in_every_chain() {
         b.wait_for(id, &events).await;
         c.wait_for(id, &events).await;
         for node in [&a, &b, &c] {
-            let process = node.process(id).await.expect("process");
+            // Final at every participant: one timeout event, whoever fired it.
+            let token = node.token("admin").await;
+            let (_, process) = node
+                .get(&format!("/processes/{id}?wait=final&timeout=30000"), &token)
+                .await;
+            assert_eq!(hashes(&process), events);
+            assert!(process["events"]
+                .as_array()
+                .expect("events")
+                .iter()
+                .all(|e| e["final"] == true));
             let timeouts = process["events"]
                 .as_array()
                 .expect("events")
