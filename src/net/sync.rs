@@ -42,7 +42,7 @@ impl Default for SyncSettings {
         SyncSettings {
             interval: Duration::from_secs(5),
             max_skew_ms: 30_000,
-            concurrency: 32,
+            concurrency: 64,
         }
     }
 }
@@ -295,7 +295,12 @@ impl Replicator {
             request,
             channel,
         } = inbound;
-        let Ok(permit) = self.inbound_work.clone().try_acquire_owned() else {
+        // A busy node takes its time rather than turning events away (a refused delivery
+        // is left to the slow path, the head exchange): the requests wait in the bounded
+        // inbound queue meanwhile. Only a node stuck for long says it is busy.
+        let permit =
+            tokio::time::timeout(BUSY_AFTER, self.inbound_work.clone().acquire_owned()).await;
+        let Ok(Ok(permit)) = permit else {
             let busy = Response::Refused {
                 reason: "busy: too many requests in progress".into(),
             };
@@ -747,6 +752,10 @@ impl Replicator {
 /// How long the announcer waits after a change to gather more into the same messages.
 const ANNOUNCE_DELAY: Duration = Duration::from_millis(10);
 
+/// How long a request of a peer may wait for one of the `concurrency` slots before the
+/// answer is `busy`.
+const BUSY_AFTER: Duration = Duration::from_secs(5);
+
 /// How long a node waits before it relays events it received: their author sent them to
 /// every participant, whose heads usually show them by then.
 const RELAY_GRACE: Duration = Duration::from_millis(100);
@@ -757,33 +766,50 @@ const CATCH_UP_GRACE: Duration = Duration::from_millis(300);
 
 impl Replicator {
     /// Fetches from `peer` what it holds of `process` up to `hash`, unless that arrives by
-    /// itself within [`CATCH_UP_GRACE`]. One such wait per peer and process at a time.
+    /// itself: after [`CATCH_UP_GRACE`] without it, and without any progress of the process
+    /// here meanwhile. One such wait per peer and process at a time.
     fn catch_up_later(self: Arc<Self>, peer: NodeId, process: String, hash: String) {
         if !lock(&self.awaited).insert((peer, process.clone())) {
             return;
         }
         tokio::spawn(async move {
-            tokio::time::sleep(CATCH_UP_GRACE).await;
-            lock(&self.awaited).remove(&(peer, process.clone()));
-            let engine = self.engine.clone();
-            let (id, wanted) = (process.clone(), hash);
-            let arrived = tokio::task::spawn_blocking(move || {
-                engine
-                    .store()
-                    .event_position(&id, &wanted)
-                    .ok()
-                    .flatten()
-                    .is_some()
-            })
-            .await
-            .unwrap_or(false);
-            if arrived {
-                return;
+            let mut len = self.look(&process, &hash).await.1;
+            let mut fetch = false;
+            // While events of the process keep arriving (a busy node works through its
+            // queue), fetching would only add to the load: wait on.
+            for _ in 0..20 {
+                tokio::time::sleep(CATCH_UP_GRACE).await;
+                let (arrived, now) = self.look(&process, &hash).await;
+                if arrived {
+                    break;
+                }
+                if now == len {
+                    fetch = true;
+                    break;
+                }
+                len = now;
             }
-            if let Err(reason) = self.catch_up(peer, &process).await {
-                tracing::warn!(%peer, %process, %reason, "catch-up failed");
+            lock(&self.awaited).remove(&(peer, process.clone()));
+            if fetch {
+                if let Err(reason) = self.catch_up(peer, &process).await {
+                    tracing::warn!(%peer, %process, %reason, "catch-up failed");
+                }
             }
         });
+    }
+
+    /// Whether event `hash` of `process` is held here, and the length of the chain.
+    async fn look(&self, process: &str, hash: &str) -> (bool, u64) {
+        let engine = self.engine.clone();
+        let (id, wanted) = (process.to_string(), hash.to_string());
+        tokio::task::spawn_blocking(move || {
+            let store = engine.store();
+            let arrived = store.event_position(&id, &wanted).ok().flatten().is_some();
+            let len = store.head(&id).ok().flatten().map_or(0, |h| h.len);
+            (arrived, len)
+        })
+        .await
+        .unwrap_or((false, 0))
     }
 
     /// Marks `process` for the next announcement of heads.
