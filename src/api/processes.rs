@@ -418,9 +418,11 @@ pub async fn get_process(
     let predict = query.predict.unwrap_or(false);
     let json = blocking(move || {
         let rejected = engine.rejected(&id).unwrap_or_default();
+        let notifications = notifications_of(&engine, &id)?;
         with_visible(&engine, &user, &id, |process| {
             let mut json = process.to_json();
             json["rejected"] = Value::Array(rejected);
+            json["notifications"] = notifications;
             if predict {
                 match process.predict() {
                     Ok(next) => json["next"] = Value::Array(next),
@@ -432,6 +434,66 @@ pub async fn get_process(
     })
     .await?;
     Ok(Reply::ok(json).format(suffix.unwrap_or(accept)))
+}
+
+/// The notifications owed for process `id`, as `GET /processes/{id}` shows them.
+fn notifications_of(engine: &Engine, id: &str) -> Result<Value> {
+    let entries = engine.store().outbox_of(id).map_err(EngineError::from)?;
+    Ok(Value::Array(entries.iter().map(notification).collect()))
+}
+
+fn notification(entry: &crate::store::OutboxEntry) -> Value {
+    json!({
+        "id": entry.id,
+        "service": entry.service,
+        "state": entry.state,
+        "attempts": entry.attempts,
+        "status": entry.status,
+        "nextAttempt": entry.next_attempt.to_iso(),
+        "lastError": entry.last_error,
+    })
+}
+
+/// Deliver the notifications of the process owed to a service now: pending ones at once,
+/// failed (parked) ones once more. Answers 202 with them; delivery happens in the
+/// background (`GET /processes/{id}` shows how it went).
+#[utoipa::path(
+    post, path = "/processes/{id}/notify/{service}", tag = "process",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "Process id"),
+        ("service" = String, Path, description = "Service name (without `service:`)"),
+    ),
+    responses(
+        (status = 202, description = "The notifications to be delivered now", body = Vec<schemas::Notification>),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Missing privilege `process:super`", body = ErrorBody),
+        (status = 404, description = "Unknown process, or nothing owed to that service", body = ErrorBody),
+    )
+)]
+pub async fn retry_notification(
+    State(state): State<AppState>,
+    user: User,
+    Path((id, service)): Path<(String, String)>,
+) -> Result<Response> {
+    user.require("process:super")?;
+    let engine = state.engine.clone();
+    let at = now();
+    let retried = blocking(move || {
+        with_visible(&engine, &user, &id, |_| Ok(()))?;
+        let retried = engine.retry_notifications(&id, &service, at)?;
+        if retried.is_empty() {
+            return Err(ApiError::NotFound {
+                kind: "Notification",
+                id: format!("{id}/notify/{service}"),
+            });
+        }
+        tracing::info!(process = %id, %service, count = retried.len(), "notifications retried by hand");
+        Ok(retried)
+    })
+    .await?;
+    let list = Value::Array(retried.iter().map(notification).collect());
+    Ok((StatusCode::ACCEPTED, axum::Json(list)).into_response())
 }
 
 /// Perform an action. The body is the response (JSON or YAML; empty: no response). The
