@@ -140,10 +140,7 @@ impl Amqp {
                     tracing::debug!("an AMQP reply without correlation id; ignored");
                     continue;
                 };
-                let waiter = waiting
-                    .lock()
-                    .ok()
-                    .and_then(|mut w| w.remove(id.as_str()));
+                let waiter = waiting.lock().ok().and_then(|mut w| w.remove(id.as_str()));
                 match waiter {
                     // Ignored: the delivery gave up waiting meanwhile.
                     Some(waiter) => drop(waiter.send(delivery.data)),

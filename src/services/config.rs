@@ -156,7 +156,10 @@ pub fn parse_services(value: &Value, origin: &str) -> Result<Vec<ServiceConfig>,
         other => {
             return Err(fail(
                 "services".into(),
-                format!("expected a map of service name to settings, not {}", kind(other)),
+                format!(
+                    "expected a map of service name to settings, not {}",
+                    kind(other)
+                ),
             ))
         }
     };
@@ -247,10 +250,7 @@ fn webhook(s: &mut Settings<'_>) -> Result<WebhookConfig, ConfigError> {
     let url = s.required("url", "an http:// or https:// URL")?;
     let parsed = reqwest::Url::parse(&url).ok();
     if !parsed.is_some_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host()) {
-        return Err(s.fail(
-            "url",
-            format!("'{url}' is not an http:// or https:// URL"),
-        ));
+        return Err(s.fail("url", format!("'{url}' is not an http:// or https:// URL")));
     }
     let method = s.text("method")?.unwrap_or_else(|| "POST".into());
     let method = method.to_ascii_uppercase();
@@ -289,7 +289,10 @@ fn webhook(s: &mut Settings<'_>) -> Result<WebhookConfig, ConfigError> {
         Some(other) => {
             return Err(s.fail(
                 "headers",
-                format!("expected a map of header name to value, not {}", kind(&other)),
+                format!(
+                    "expected a map of header name to value, not {}",
+                    kind(&other)
+                ),
             ))
         }
     }
@@ -297,11 +300,11 @@ fn webhook(s: &mut Settings<'_>) -> Result<WebhookConfig, ConfigError> {
         url,
         method,
         headers,
-        timeout: s
-            .duration("timeout")?
-            .unwrap_or(Duration::from_secs(10)),
+        timeout: s.duration("timeout")?.unwrap_or(Duration::from_secs(10)),
         max_redirects: s.count("maxRedirects", 0, 20)?.unwrap_or(3),
-        max_answer: s.count("maxAnswer", 1, 64 * 1024 * 1024)?.unwrap_or(1024 * 1024),
+        max_answer: s
+            .count("maxAnswer", 1, 64 * 1024 * 1024)?
+            .unwrap_or(1024 * 1024),
     })
 }
 
@@ -326,14 +329,15 @@ fn zeromq(s: &mut Settings<'_>) -> Result<ZeroMqConfig, ConfigError> {
     Ok(ZeroMqConfig {
         kind,
         address,
-        timeout: s
-            .duration("timeout")?
-            .unwrap_or(Duration::from_secs(10)),
+        timeout: s.duration("timeout")?.unwrap_or(Duration::from_secs(10)),
     })
 }
 
 fn amqp(s: &mut Settings<'_>) -> Result<AmqpConfig, ConfigError> {
-    let url = s.required("url", "an amqp:// URL, like amqp://guest:guest@127.0.0.1:5672")?;
+    let url = s.required(
+        "url",
+        "an amqp:// URL, like amqp://guest:guest@127.0.0.1:5672",
+    )?;
     if !url.starts_with("amqp://") {
         return Err(s.fail(
             "url",
@@ -353,12 +357,7 @@ fn amqp(s: &mut Settings<'_>) -> Result<AmqpConfig, ConfigError> {
         Some(text) => match text.as_str() {
             "true" => true,
             "false" => false,
-            other => {
-                return Err(s.fail(
-                    "reply",
-                    format!("'{other}' is not true or false"),
-                ))
-            }
+            other => return Err(s.fail("reply", format!("'{other}' is not true or false"))),
         },
     };
     let reply_to = s.text("replyTo")?;
@@ -547,10 +546,22 @@ mod tests {
     #[test]
     fn bad_settings_name_their_key() {
         let cases = [
-            (json!({"mail": {"url": "http://x"}}), "services.mail.provider"),
-            (json!({"mail": {"provider": "smtp"}}), "services.mail.provider"),
-            (json!({"mail": {"provider": "webhook"}}), "services.mail.url"),
-            (json!({"mail": {"provider": "webhook", "url": "ftp://x/"}}), "services.mail.url"),
+            (
+                json!({"mail": {"url": "http://x"}}),
+                "services.mail.provider",
+            ),
+            (
+                json!({"mail": {"provider": "smtp"}}),
+                "services.mail.provider",
+            ),
+            (
+                json!({"mail": {"provider": "webhook"}}),
+                "services.mail.url",
+            ),
+            (
+                json!({"mail": {"provider": "webhook", "url": "ftp://x/"}}),
+                "services.mail.url",
+            ),
             (
                 json!({"mail": {"provider": "webhook", "url": "http://x/", "timeout": "soon"}}),
                 "services.mail.timeout",
@@ -563,13 +574,22 @@ mod tests {
                 json!({"mail": {"provider": "webhook", "url": "http://x/", "headers": {"a b": "c"}}}),
                 "services.mail.headers.a b",
             ),
-            (json!({"q": {"provider": "zeromq", "address": "tcp://x:1"}}), "services.q.type"),
+            (
+                json!({"q": {"provider": "zeromq", "address": "tcp://x:1"}}),
+                "services.q.type",
+            ),
             (
                 json!({"q": {"provider": "zeromq", "type": "pub", "address": "tcp://x:1"}}),
                 "services.q.type",
             ),
-            (json!({"q": {"provider": "zeromq", "type": "push"}}), "services.q.address"),
-            (json!({"r": {"provider": "amqp", "url": "amqp://h"}}), "services.r.routingKey"),
+            (
+                json!({"q": {"provider": "zeromq", "type": "push"}}),
+                "services.q.address",
+            ),
+            (
+                json!({"r": {"provider": "amqp", "url": "amqp://h"}}),
+                "services.r.routingKey",
+            ),
             (
                 json!({"r": {"provider": "amqp", "url": "amqp://h", "routingKey": "k", "maxAttempts": 0}}),
                 "services.r.maxAttempts",
@@ -581,7 +601,9 @@ mod tests {
             let (found, text) = error(value);
             assert_eq!(found, key, "{text}");
             assert!(
-                text.starts_with(&format!("invalid service setting {key} (from letsflow.yaml): ")),
+                text.starts_with(&format!(
+                    "invalid service setting {key} (from letsflow.yaml): "
+                )),
                 "{text}"
             );
         }

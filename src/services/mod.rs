@@ -24,9 +24,9 @@
 //! The message id of a notification (`{event hash}:{n}`) is the same on every attempt and
 //! after restarts, so a receiver can deduplicate: delivery is at least once.
 
-pub mod config;
 #[cfg(feature = "amqp")]
 mod amqp;
+pub mod config;
 mod webhook;
 #[cfg(feature = "zeromq")]
 mod zmq;
@@ -463,7 +463,12 @@ impl Services {
     }
 
     /// Performs the trigger action with the service's answer.
-    async fn apply_answer(&self, entry: OutboxEntry, response: Value, status: Option<u16>) -> Outcome {
+    async fn apply_answer(
+        &self,
+        entry: OutboxEntry,
+        response: Value,
+        status: Option<u16>,
+    ) -> Outcome {
         let engine = self.engine.clone();
         let (process, service, after) = (
             entry.process.clone(),
@@ -561,7 +566,9 @@ impl Services {
         let id = entry.id.clone();
         match tokio::task::spawn_blocking(move || engine.store().outbox_update(&entry)).await {
             Ok(Ok(())) | Ok(Err(store::Error::NotFound { .. })) => {}
-            Ok(Err(error)) => tracing::error!(notification = %id, %error, "cannot record a delivery"),
+            Ok(Err(error)) => {
+                tracing::error!(notification = %id, %error, "cannot record a delivery")
+            }
             Err(error) => tracing::error!(notification = %id, %error, "cannot record a delivery"),
         }
     }
@@ -574,7 +581,9 @@ impl Services {
             Ok(Err(error)) => {
                 tracing::error!(notification = %entry.id, %error, "cannot record a delivery")
             }
-            Err(error) => tracing::error!(notification = %entry.id, %error, "cannot record a delivery"),
+            Err(error) => {
+                tracing::error!(notification = %entry.id, %error, "cannot record a delivery")
+            }
         }
     }
 }

@@ -105,7 +105,8 @@ impl Webhook {
             Answer::Nothing
         } else if json {
             Answer::Response(
-                serde_json::from_slice(&data).map_err(|e| DeliveryError::BadAnswer(e.to_string()))?,
+                serde_json::from_slice(&data)
+                    .map_err(|e| DeliveryError::BadAnswer(e.to_string()))?,
             )
         } else {
             Answer::Response(Value::String(

@@ -6,8 +6,9 @@
 //! are milliseconds as `i64` with the sign bit flipped, big-endian. Values are JSON.
 
 use super::{
-    ApiKey, ApiKeyStore, AppendBatch, Error, Head, OutboxEntry, OutboxState, OutboxStore, ProcessIds,
-    ProcessStore, RejectedStore, Result, ScenarioRecord, ScenarioStore, TimerStore, STORE_VERSION,
+    ApiKey, ApiKeyStore, AppendBatch, Error, Head, OutboxEntry, OutboxState, OutboxStore,
+    ProcessIds, ProcessStore, RejectedStore, Result, ScenarioRecord, ScenarioStore, TimerStore,
+    STORE_VERSION,
 };
 use crate::process::{Event, Timestamp};
 use serde::de::DeserializeOwned;

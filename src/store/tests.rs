@@ -590,7 +590,10 @@ fn outbox_parking<F: Fixture>() {
     store.outbox_update(&parked).expect("unpark");
     assert_eq!(due(ts(10_000)), ["mail", "hook"]);
     assert_eq!(due(ts(60)), ["mail"]);
-    assert_eq!(store.outbox_entry(&mail).expect("get"), Some(parked.clone()));
+    assert_eq!(
+        store.outbox_entry(&mail).expect("get"),
+        Some(parked.clone())
+    );
     store.outbox_done(&mail).expect("done");
     assert!(matches!(
         store.outbox_update(&parked),
