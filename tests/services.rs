@@ -1051,3 +1051,68 @@ async fn the_quote_scenario_emails_through_a_webhook() {
     assert_eq!(receiver.count(), 2);
     node.stop().await;
 }
+
+// --- inbound: API keys bound to a service ---------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_key_bound_to_a_service_acts_as_the_service() {
+    let (_receiver, url) = Receiver::start(|_| (202, None, Duration::ZERO)).await;
+    let node = TestNode::start(
+        json!({"robot": hook(&format!("{url}/hook"), json!({}))}),
+        None,
+    )
+    .await;
+    let scenario = node.add_scenario(ORDER);
+    let id = node.order(&scenario);
+    let client = reqwest::Client::new();
+    let admin = node.admin_token().await;
+    let issued = client
+        .post(format!("{}/apikey", node.url))
+        .bearer_auth(&admin)
+        .json(&json!({"name": "robot", "privileges": ["process:step"], "service": "robot"}))
+        .send()
+        .await
+        .expect("issue");
+    assert_eq!(issued.status(), 201);
+    let issued: Value = issued.json().await.expect("json");
+    assert_eq!(issued["service"], "robot");
+    let token = issued["token"].as_str().expect("token").to_string();
+    let step = |action: &str, body: Value| {
+        client
+            .post(format!("{}/processes/{id}/{action}", node.url))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+    };
+    // Not the client's action.
+    let refused = step("cancel", Value::Null).await.expect("cancel");
+    assert_eq!(refused.status(), 400, "{:?}", refused.text().await);
+    let done = step("confirm", json!({"ref": "K-1"}))
+        .await
+        .expect("confirm");
+    assert_eq!(done.status(), 204);
+    let process = node.process(&id);
+    assert_eq!(state_of(&process), "(done)");
+    let last = process["events"].as_array().and_then(|e| e.last().cloned());
+    let last = last.expect("event");
+    assert_eq!(last["actor"]["key"], "service:robot");
+    assert_eq!(last["actor"]["apiKey"], issued["id"]);
+    assert_eq!(process["vars"]["ref"], "K-1");
+    // A person without `process:super` cannot bind a key to a service.
+    let accounts: Value = reqwest::get(format!("{}/demo-accounts", node.url))
+        .await
+        .expect("accounts")
+        .json()
+        .await
+        .expect("json");
+    let alice = accounts[0]["token"].as_str().expect("token").to_string();
+    let refused = client
+        .post(format!("{}/apikey", node.url))
+        .bearer_auth(&alice)
+        .json(&json!({"privileges": ["process:step"], "service": "robot"}))
+        .send()
+        .await
+        .expect("issue");
+    assert_eq!(refused.status(), 403);
+    node.stop().await;
+}

@@ -702,8 +702,13 @@ fn participates(user: &User, actors: &Value) -> bool {
     if identified(user) {
         is_actor(actors, user)
     } else {
-        user.key.is_some() && user.can("process:super")
+        user.key.is_some() && (user.can("process:super") || service_of(user).is_some())
     }
+}
+
+/// The service an API key is bound to: it acts as actor `service:NAME` only.
+fn service_of(user: &User) -> Option<&str> {
+    user.key.as_ref().and_then(|k| k.service.as_deref())
 }
 
 /// Whether the caller's restrictions let it use the process at all: its scenario is
@@ -803,6 +808,16 @@ fn resolve_actor(
     user: &User,
     as_actor: Option<&str>,
 ) -> Result<String> {
+    if let Some(service) = service_of(user) {
+        let key = format!("service:{service}");
+        if as_actor.is_some_and(|a| !a.is_empty() && a != key) {
+            return Err(ApiError::NotAnActor {
+                action: action.to_string(),
+                reasons: vec![format!("The API key acts as '{key}' only")],
+            });
+        }
+        return Ok(key);
+    }
     if let Some(key) = as_actor.filter(|k| !k.is_empty()) {
         // A person does not speak for a service (unless they may do anything).
         if key.starts_with("service:") && identified(user) && !user.can("process:super") {

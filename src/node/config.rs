@@ -1633,7 +1633,7 @@ mod tests {
         assert!(matches!(&e, ConfigError::UnknownKey { key, .. } if key == "htp"));
         assert!(
             text.ends_with("c.yaml: unknown key 'htp' (known keys: data, http, scenarios, \
-                 schemas, dev, storage, bodyLimit, yamlBodyLimit, name, log, logFormat, timerInterval, cacheProcesses, corsOrigins, peers, p2p, commit, auth)"),
+                 schemas, dev, storage, bodyLimit, yamlBodyLimit, name, log, logFormat, timerInterval, cacheProcesses, corsOrigins, peers, services, p2p, commit, auth)"),
             "{text}"
         );
         let (e, text) = place.error(

@@ -245,6 +245,9 @@ pub struct ApiKey {
     /// for nobody, so only one holding `process:super` still reaches processes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer: Option<KeyIssuer>,
+    /// The service the key is bound to: its steps are those of actor `service:NAME`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
 }
 
 /// Process ids, in id order.

@@ -123,6 +123,7 @@ fn outbox(process: &str, after: &Event, n: u32, service: &str, at: Timestamp) ->
 
 fn api_key(id: &str, hash: &str) -> ApiKey {
     ApiKey {
+        service: None,
         id: id.into(),
         name: Some(format!("key {id}")),
         hash: hash.into(),
