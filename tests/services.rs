@@ -1116,3 +1116,63 @@ async fn an_api_key_bound_to_a_service_acts_as_the_service() {
     assert_eq!(refused.status(), 403);
     node.stop().await;
 }
+
+// --- delays and concurrency -----------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_service_does_not_hold_up_another_and_after_delays_wait() {
+    // `slow` answers after 3 s, one request at a time; `robot` at once.
+    let (slow, slow_url) = Receiver::start(|_| (202, None, Duration::from_secs(3))).await;
+    let (fast, fast_url) = Receiver::start(|_| ok(json!({"ref": "quick"}))).await;
+    let node = TestNode::start(
+        json!({
+            "slow": hook(&format!("{slow_url}/hook"), json!({"timeout": 10, "concurrency": 1})),
+            "robot": hook(&format!("{fast_url}/hook"), json!({})),
+        }),
+        None,
+    )
+    .await;
+    let slow_scenario = node.add_scenario(
+        &ORDER
+            .replace("robot", "slow")
+            .replace("name: order", "name: slow"),
+    );
+    let delayed = node.add_scenario(
+        &ORDER
+            .replace(
+                "      service: robot",
+                "      service: robot\n      after: 1",
+            )
+            .replace("name: order", "name: delayed"),
+    );
+    let scenario = node.add_scenario(ORDER);
+    for _ in 0..4 {
+        node.order(&slow_scenario);
+    }
+    until("the slow service is busy", || slow.count() == 1).await;
+    let started = Instant::now();
+    let id = node.order(&scenario);
+    until("the fast service's answer is applied", || {
+        state_of(&node.process(&id)) == "(done)"
+    })
+    .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(slow.count(), 1, "one at a time to the slow service");
+
+    // `after: 1`: not before a second has passed since the state was entered.
+    let entered = Instant::now();
+    let id = node.order(&delayed);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(fast.count(), 1, "not yet");
+    until("the delayed notification is applied", || {
+        state_of(&node.process(&id)) == "(done)"
+    })
+    .await;
+    assert!(entered.elapsed() >= Duration::from_secs(1));
+    assert_eq!(fast.count(), 2);
+    node.stop().await;
+}

@@ -4,6 +4,7 @@
 
 mod bench;
 mod bench_p2p;
+mod bench_services;
 mod keygen;
 mod run;
 mod scenario;

@@ -235,6 +235,8 @@ pub struct Services {
     in_flight: Mutex<HashSet<String>>,
     /// A delivery ended.
     finished: Notify,
+    /// Due entries the last pass did not start because their service was busy.
+    passed_over: AtomicUsize,
 }
 
 impl std::fmt::Debug for Services {
@@ -269,6 +271,7 @@ impl Services {
             services,
             in_flight: Mutex::new(HashSet::new()),
             finished: Notify::new(),
+            passed_over: AtomicUsize::new(0),
         })
     }
 
@@ -328,11 +331,23 @@ impl Services {
         let engine = self.engine.clone();
         // Read up to the next poll, so that entries due soon are known to the loop's wait.
         let horizon = Timestamp::from_millis(at.millis() + POLL.as_millis() as i64);
-        let due = tokio::task::spawn_blocking(move || engine.store().due_outbox(horizon, SCAN))
+        // The entries in flight come first (they are the earliest due): read only as many
+        // more as could be started now, so a wake-up costs little when many are in flight.
+        let room: usize = self
+            .services
+            .values()
+            .map(|s| (s.config.concurrency * 2).saturating_sub(s.started.load(Ordering::SeqCst)))
+            .sum();
+        // Entries passed over last time (their service was busy) come early again: read past
+        // them, so that a service with a backlog does not hide the others.
+        let passed = self.passed_over.load(Ordering::SeqCst);
+        let limit = (self.in_flight() + room + passed + 64).min(SCAN);
+        let due = tokio::task::spawn_blocking(move || engine.store().due_outbox(horizon, limit))
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| e.to_string())?;
         let mut next: Option<Timestamp> = None;
+        let mut passed = 0;
         for entry in due {
             if entry.next_attempt > at {
                 next = Some(next.map_or(entry.next_attempt, |n| n.min(entry.next_attempt)));
@@ -353,6 +368,7 @@ impl Services {
                     // A few more than can run, so that a slot freed is used at once; the
                     // rest wait in the store.
                     if service.started.load(Ordering::SeqCst) >= service.config.concurrency * 2 {
+                        passed += 1;
                         continue;
                     }
                     service.started.fetch_add(1, Ordering::SeqCst);
@@ -373,6 +389,7 @@ impl Services {
                 this.finished.notify_one();
             });
         }
+        self.passed_over.store(passed, Ordering::SeqCst);
         Ok(next)
     }
 
