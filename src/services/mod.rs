@@ -604,3 +604,46 @@ impl Services {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_errors_a_retry_can_mend_are_retried() {
+        let status = |status| DeliveryError::Status {
+            status,
+            body: String::new(),
+        };
+        for retried in [
+            status(500),
+            status(503),
+            status(408),
+            status(429),
+            DeliveryError::Timeout(Duration::from_secs(1)),
+            DeliveryError::Connect("refused".into()),
+        ] {
+            assert!(!retried.permanent(), "{retried}");
+        }
+        for parked in [
+            status(400),
+            status(404),
+            DeliveryError::Redirect("loop".into()),
+            DeliveryError::TooLarge { limit: 10 },
+            DeliveryError::BadAnswer("x".into()),
+        ] {
+            assert!(parked.permanent(), "{parked}");
+        }
+        assert_eq!(status(503).status(), Some(503));
+        assert_eq!(DeliveryError::Timeout(Duration::ZERO).status(), None);
+        assert_eq!(
+            DeliveryError::Status {
+                status: 500,
+                body: " boom \n".into()
+            }
+            .to_string(),
+            "the service answered HTTP 500: boom"
+        );
+        assert_eq!(status(500).to_string(), "the service answered HTTP 500");
+    }
+}
