@@ -1176,3 +1176,68 @@ async fn a_slow_service_does_not_hold_up_another_and_after_delays_wait() {
     assert_eq!(fast.count(), 2);
     node.stop().await;
 }
+
+// --- configuration --------------------------------------------------------------------------
+
+#[test]
+fn services_are_checked_at_start_naming_the_key() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("letsflow.yaml");
+    std::fs::write(
+        &file,
+        "storage: memory\nservices:\n  mail:\n    provider: webhook\n    url: http://127.0.0.1:9/hook\n  queue:\n    provider: zeromq\n    type: push\n    address: tcp://127.0.0.1:5555\n",
+    )
+    .expect("write");
+    let flags = Flags {
+        config: Some(file.clone()),
+        ..Flags::default()
+    };
+    let env = |services: Option<&str>| -> Env {
+        let mut vars = vec![("LETSFLOW_SCENARIOS", ""), ("LETSFLOW_SCHEMAS", "")];
+        if let Some(s) = services {
+            vars.push(("LETSFLOW_SERVICES", s));
+        }
+        vars.into_iter().collect()
+    };
+    let config = Config::load(&flags, &env(None)).expect("config");
+    let names: Vec<&str> = config.services.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["mail", "queue"]);
+
+    // The environment variable replaces the file's map.
+    let config = Config::load(
+        &flags,
+        &env(Some(
+            r#"{"hook": {"provider": "webhook", "url": "https://x.example/"}}"#,
+        )),
+    )
+    .expect("config");
+    assert_eq!(config.services.len(), 1);
+    assert_eq!(config.services[0].name, "hook");
+
+    let error = Config::load(
+        &flags,
+        &env(Some(
+            r#"{"hook": {"provider": "webhook", "url": "https://x.example/", "timout": 3}}"#,
+        )),
+    )
+    .expect_err("unknown key");
+    assert!(
+        error
+            .to_string()
+            .starts_with("invalid service setting services.hook.timout (from LETSFLOW_SERVICES): unknown setting"),
+        "{error}"
+    );
+    std::fs::write(
+        &file,
+        "storage: memory\nservices:\n  mail:\n    provider: smtp\n",
+    )
+    .expect("write");
+    let error = Config::load(&flags, &env(None)).expect_err("unknown provider");
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "invalid service setting services.mail.provider (from {}): unknown provider 'smtp'; expected webhook, zeromq or amqp",
+            file.display()
+        )
+    );
+}
