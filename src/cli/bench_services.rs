@@ -53,6 +53,10 @@ pub(crate) struct ServicesArgs {
     /// Deliveries in flight to the webhook at most (the service's `concurrency`).
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
+    /// Commit all notifications first, then start delivering: measures how fast the node
+    /// drains a backlog (the delays then include the wait and are not reported).
+    #[arg(long)]
+    backlog: bool,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -127,11 +131,16 @@ impl ServicesArgs {
         let (scenario, _) = engine.add_scenario(&raw, now())?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let served = tokio::spawn(node.serve(listener, async move {
+        let serve = node.serve(listener, async move {
             let _ = stopped.await;
-        }));
+        });
+        let (served, mut serve) = if self.backlog {
+            (None, Some(serve))
+        } else {
+            (Some(tokio::spawn(serve)), None)
+        };
 
-        let started = Instant::now();
+        let mut started = Instant::now();
         let per = self.notifications.div_ceil(self.producers);
         let mut producers = Vec::new();
         for p in 0..self.producers {
@@ -154,6 +163,14 @@ impl ServicesArgs {
             committed.extend(p.await.context("a producer failed")??);
         }
         let produced = started.elapsed();
+        let served = match (served, serve.take()) {
+            (Some(task), _) => task,
+            (None, Some(serve)) => {
+                started = Instant::now();
+                tokio::spawn(serve)
+            }
+            (None, None) => bail!("the node was not started"),
+        };
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             let arrived = arrivals.0.lock().map(|m| m.len()).unwrap_or(0);
@@ -188,6 +205,17 @@ impl ServicesArgs {
         let commit_rate = committed.len() as f64 / produced.as_secs_f64();
         let _ = stop.send(());
         served.await.context("the node task")??;
+        if self.backlog {
+            println!(
+                "a backlog of {} notifications delivered to a local webhook in {:.2} s: {:.0} \
+                 notifications/s (concurrency {})",
+                committed.len(),
+                elapsed.as_secs_f64(),
+                rate,
+                self.concurrency
+            );
+            return Ok(());
+        }
         if self.json {
             let out = json!({
                 "notifications": committed.len(),

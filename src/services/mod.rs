@@ -49,6 +49,9 @@ pub const POLL: Duration = Duration::from_secs(1);
 /// Due entries read from the store in one go.
 const SCAN: usize = 2000;
 
+/// How often the loop reads past a backlog of a busy service, for the due entries of others.
+const DEEP_SCAN_EVERY: Duration = Duration::from_millis(250);
+
 /// Deliveries started and not finished, over all services, at most.
 const MAX_IN_FLIGHT: usize = 1024;
 
@@ -233,10 +236,49 @@ pub struct Services {
     services: HashMap<String, Arc<Service>>,
     /// Outbox entries being delivered.
     in_flight: Mutex<HashSet<String>>,
+    /// Deliveries that ended since the loop last began to read the due entries.
+    settled: Mutex<HashSet<String>>,
     /// A delivery ended.
     finished: Notify,
     /// Due entries the last pass did not start because their service was busy.
     passed_over: AtomicUsize,
+    /// When the loop last read past the entries passed over.
+    last_deep_scan: Mutex<std::time::Instant>,
+    /// Deliveries to record as done (by [`flush_done`], which [`Services::run`] starts).
+    done_sender: tokio::sync::mpsc::Sender<Done>,
+    done_queue: Mutex<Option<tokio::sync::mpsc::Receiver<Done>>>,
+}
+
+/// A delivered entry, and who waits for it to be recorded.
+type Done = (String, tokio::sync::oneshot::Sender<()>);
+
+/// Delivered entries recorded in one write transaction at most.
+const DONE_GROUP: usize = 256;
+
+/// Records delivered entries as they come, together in one write transaction those that
+/// came while the last one was written (a durable write has a fixed cost), and then tells
+/// their deliveries.
+async fn flush_done(engine: Arc<Engine>, mut queue: tokio::sync::mpsc::Receiver<Done>) {
+    while let Some(first) = queue.recv().await {
+        let mut group = vec![first];
+        while group.len() < DONE_GROUP {
+            match queue.try_recv() {
+                Ok(next) => group.push(next),
+                Err(_) => break,
+            }
+        }
+        let ids: Vec<String> = group.iter().map(|(id, _)| id.clone()).collect();
+        let engine = engine.clone();
+        match tokio::task::spawn_blocking(move || engine.store().outbox_done_many(&ids)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::error!(%error, "cannot record deliveries"),
+            Err(error) => tracing::error!(%error, "cannot record deliveries"),
+        }
+        for (_, reply) in group {
+            // Ignored: the delivery task is gone (it is delivered again after a restart).
+            let _ = reply.send(());
+        }
+    }
 }
 
 impl std::fmt::Debug for Services {
@@ -266,12 +308,17 @@ impl Services {
                 }),
             );
         }
+        let (done, done_queue) = tokio::sync::mpsc::channel(MAX_IN_FLIGHT);
         Ok(Services {
             engine,
             services,
             in_flight: Mutex::new(HashSet::new()),
+            settled: Mutex::new(HashSet::new()),
             finished: Notify::new(),
             passed_over: AtomicUsize::new(0),
+            last_deep_scan: Mutex::new(std::time::Instant::now()),
+            done_sender: done,
+            done_queue: Mutex::new(Some(done_queue)),
         })
     }
 
@@ -288,6 +335,9 @@ impl Services {
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>, grace: Duration) {
         let wake = self.engine.outbox_wake().clone();
         let poll_ms = POLL.as_millis() as i64;
+        if let Some(queue) = self.done_queue.lock().ok().and_then(|mut q| q.take()) {
+            tokio::spawn(flush_done(self.engine.clone(), queue));
+        }
         loop {
             if *shutdown.borrow() {
                 break;
@@ -338,10 +388,24 @@ impl Services {
             .values()
             .map(|s| (s.config.concurrency * 2).saturating_sub(s.started.load(Ordering::SeqCst)))
             .sum();
-        // Entries passed over last time (their service was busy) come early again: read past
-        // them, so that a service with a backlog does not hide the others.
+        // Entries passed over last time (their service was busy) come early again: now and
+        // then read past them, so that a service with a backlog does not hide the others
+        // for long — but not on every wake-up, which would read the backlog each time.
         let passed = self.passed_over.load(Ordering::SeqCst);
-        let limit = (self.in_flight() + room + passed + 64).min(SCAN);
+        let deep = passed > 0
+            && self.last_deep_scan.lock().is_ok_and(|mut last| {
+                let due = last.elapsed() >= DEEP_SCAN_EVERY;
+                if due {
+                    *last = std::time::Instant::now();
+                }
+                due
+            });
+        let limit = (self.in_flight() + room + 64 + if deep { passed } else { 0 }).min(SCAN);
+        // Deliveries that end from here on may be in what is read below as still due: they
+        // are noted in `settled` and not started again.
+        if let Ok(mut settled) = self.settled.lock() {
+            settled.clear();
+        }
         let due = tokio::task::spawn_blocking(move || engine.store().due_outbox(horizon, limit))
             .await
             .map_err(|e| e.to_string())?
@@ -361,7 +425,8 @@ impl Services {
                 if in_flight.len() >= MAX_IN_FLIGHT {
                     break;
                 }
-                if in_flight.contains(&entry.id) {
+                let settled = self.settled.lock().is_ok_and(|s| s.contains(&entry.id));
+                if in_flight.contains(&entry.id) || settled {
                     continue;
                 }
                 if let Some(service) = &service {
@@ -384,12 +449,17 @@ impl Services {
                     service.started.fetch_sub(1, Ordering::SeqCst);
                 }
                 if let Ok(mut in_flight) = this.in_flight.lock() {
+                    if let Ok(mut settled) = this.settled.lock() {
+                        settled.insert(id.clone());
+                    }
                     in_flight.remove(&id);
                 }
                 this.finished.notify_one();
             });
         }
-        self.passed_over.store(passed, Ordering::SeqCst);
+        if deep || passed > self.passed_over.load(Ordering::SeqCst) {
+            self.passed_over.store(passed, Ordering::SeqCst);
+        }
         Ok(next)
     }
 
@@ -466,11 +536,20 @@ impl Services {
         let engine = self.engine.clone();
         let (process, actor) = (entry.process.clone(), format!("service:{}", entry.service));
         let host = tokio::task::spawn_blocking(move || {
-            if engine.store().head(&process)?.is_none() {
+            let Some(view) = engine.store().view(&process)? else {
                 return Err(EngineError::NotFound {
                     kind: "process",
                     id: process,
                 });
+            };
+            // A process no other node takes part in is hosted here (the stored view says
+            // so without loading the process).
+            let shared = view
+                .get("participants")
+                .and_then(Value::as_array)
+                .is_some_and(|nodes| nodes.len() > 1);
+            if !shared {
+                return Ok(None);
             }
             engine.read(&process, |p| crate::chain::actor_node(p, &actor))
         })
@@ -590,7 +669,19 @@ impl Services {
         }
     }
 
+    /// Records a delivery: removes the entry, in one write with the deliveries that end
+    /// meanwhile (see [`flush_done`]).
     async fn done(&self, entry: &OutboxEntry) {
+        let (reply, written) = tokio::sync::oneshot::channel();
+        if self
+            .done_sender
+            .send((entry.id.clone(), reply))
+            .await
+            .is_ok()
+            && written.await.is_ok()
+        {
+            return;
+        }
         let engine = self.engine.clone();
         let id = entry.id.clone();
         match tokio::task::spawn_blocking(move || engine.store().outbox_done(&id)).await {

@@ -888,6 +888,20 @@ impl<B: Backend> OutboxStore for KvStore<B> {
         })
     }
 
+    fn outbox_done_many(&self, ids: &[String]) -> Result<()> {
+        self.backend.write(&|tx| {
+            for id in ids {
+                let what = format_args!("outbox entry '{id}'");
+                let entry: Option<OutboxEntry> = get_json(tx, Table::Outbox, id.as_bytes(), what)?;
+                if let Some(entry) = entry {
+                    tx.delete(Table::OutboxDue, &time_key(entry.next_attempt, id))?;
+                    tx.delete(Table::Outbox, id.as_bytes())?;
+                }
+            }
+            Ok(())
+        })
+    }
+
     fn outbox_update(&self, entry: &OutboxEntry) -> Result<()> {
         self.backend.write(&|tx| {
             let what = format_args!("outbox entry '{}'", entry.id);

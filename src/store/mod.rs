@@ -322,6 +322,8 @@ pub trait OutboxStore {
     fn outbox_of(&self, process: &str) -> Result<Vec<OutboxEntry>>;
     /// Removes a delivered entry ([`Error::NotFound`] when it is unknown).
     fn outbox_done(&self, id: &str) -> Result<()>;
+    /// Removes delivered entries in one write transaction; unknown ids are skipped.
+    fn outbox_done_many(&self, ids: &[String]) -> Result<()>;
     /// Records a failed delivery: one more attempt, next try at `next_attempt`. Returns the
     /// updated entry.
     fn outbox_retry(&self, id: &str, next_attempt: Timestamp) -> Result<OutboxEntry>;

@@ -595,7 +595,10 @@ fn outbox_parking<F: Fixture>() {
         store.outbox_entry(&mail).expect("get"),
         Some(parked.clone())
     );
-    store.outbox_done(&mail).expect("done");
+    store
+        .outbox_done_many(&[mail.clone(), "missing".into()])
+        .expect("done");
+    assert_eq!(store.outbox_entry(&mail).expect("get"), None);
     assert!(matches!(
         store.outbox_update(&parked),
         Err(Error::NotFound {
