@@ -8,7 +8,7 @@
 mod cluster;
 
 use cluster::{fixtures, hashes, NodeSpec};
-use letsflow::chain::{sign_event, NodeKey};
+use letsflow::chain::{sign_event, NodeKey, SignedHead};
 use letsflow::net::protocol::{Request, Response};
 use letsflow::net::{Client, Network, Peers, SwarmSettings};
 use letsflow::process::{self, ActionEvent, Event, Process, Scenario, Timestamp};
@@ -191,6 +191,7 @@ async fn every_attack_of_a_rogue_peer_is_refused_and_counted() {
             Request::GetEvents {
                 process: shared_id.clone(),
                 after: None,
+                since: None,
             },
         )
         .await
@@ -267,13 +268,14 @@ async fn every_attack_of_a_rogue_peer_is_refused_and_counted() {
         )
         .await;
 
-    // A broken link: after the instantiate event instead of the head.
+    // A broken link: a sibling of the node's second event, which is not valid where it
+    // claims to be (b may not pass in the initial state).
     let first = process::replay(process.scenario().clone(), &events[..1]).expect("replay");
     let broken = action(&first, "pass_b", "b", json!({"n": 1}), now(), &key);
     watch
         .check(
             send(&client, &spec.id, &shared_id, vec![broken]).await,
-            "does not follow the head",
+            "would be rejected",
         )
         .await;
 
@@ -362,6 +364,7 @@ async fn every_attack_of_a_rogue_peer_is_refused_and_counted() {
             Request::GetEvents {
                 process: private_id.clone(),
                 after: None,
+                since: None,
             },
         )
         .await
@@ -394,7 +397,8 @@ async fn every_attack_of_a_rogue_peer_is_refused_and_counted() {
             answer,
             Response::Ack {
                 applied: 1,
-                duplicates: 0
+                duplicates: 0,
+                superseded: 0
             }
         ),
         "{answer:?}"
@@ -403,7 +407,7 @@ async fn every_attack_of_a_rogue_peer_is_refused_and_counted() {
     expected.push(good.hash().to_string());
     assert_eq!(node.hashes(&shared_id).await, expected);
     // Sent again it is a harmless duplicate.
-    let answer = send(&client, &spec.id, &shared_id, vec![good])
+    let answer = send(&client, &spec.id, &shared_id, vec![good.clone()])
         .await
         .expect("answer");
     assert!(
@@ -411,9 +415,50 @@ async fn every_attack_of_a_rogue_peer_is_refused_and_counted() {
             answer,
             Response::Ack {
                 applied: 0,
-                duplicates: 1
+                duplicates: 1,
+                superseded: 0
             }
         ),
         "{answer:?}"
     );
+
+    // The rogue announces its head: both hold the whole chain, so all of it is final.
+    let head = SignedHead::sign(&key, &shared_id, good.hash(), 3, Some(3));
+    let answer = client
+        .request(
+            target,
+            Request::Heads {
+                heads: vec![head],
+                signature: None,
+            },
+        )
+        .await
+        .expect("heads");
+    assert!(matches!(answer, Response::Ack { .. }), "{answer:?}");
+    let mut finals = Value::Null;
+    for _ in 0..100 {
+        let (_, process) = node.get(&format!("/processes/{shared_id}"), &alice).await;
+        finals = process["events"]
+            .as_array()
+            .map(|events| events.iter().map(|e| e["final"].clone()).collect())
+            .unwrap_or_default();
+        if finals == json!([true, true, true]) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(finals, json!([true, true, true]));
+
+    // A sibling of a final event that would win the fork choice (earlier than it): final
+    // events never change, so it is refused and reported.
+    let before = process::replay(process.scenario().clone(), &events).expect("replay");
+    let earlier = Timestamp::from_millis(good.timestamp().millis() - 1);
+    let rival = action(&before, "pass_b", "b", json!({"n": 2}), earlier, &key);
+    watch.chain = expected;
+    watch
+        .check(
+            send(&client, &spec.id, &shared_id, vec![rival]).await,
+            "is a sibling of final event",
+        )
+        .await;
 }

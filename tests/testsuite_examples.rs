@@ -1,5 +1,6 @@
-//! `letsflow test` on the project's own examples (examples/testsuite): the features pass,
-//! and each feature under `failing/` fails with exactly the message a person needs.
+//! `letsflow test` on the project's own examples (examples/testsuite, and the multi-party
+//! scenarios of examples/scenarios with examples/features): the features pass, and each
+//! feature under `failing/` fails with exactly the message a person needs.
 
 use serde_json::Value;
 use std::process::{Command, Output};
@@ -37,6 +38,27 @@ fn examples_pass() {
         "{text}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    assert!(output.status.success());
+}
+
+/// The multi-party scenarios of `examples/scenarios` (purchase order, document approval,
+/// quote) and their features in `examples/features`.
+#[test]
+fn multi_party_examples_pass() {
+    let output = letsflow_test(&["--scenarios", "examples/scenarios", "examples/features"]);
+    let text = stdout(&output);
+    assert!(
+        text.contains("12 scenarios (12 passed, 0 failed)\n")
+            && text.contains("164 steps (164 passed, 0 failed, 0 skipped)\n"),
+        "{text}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for feature in ["purchase", "document", "quote"] {
+        assert!(
+            text.contains(&format!("# examples/features/{feature}/01-")),
+            "{feature}: {text}"
+        );
+    }
     assert!(output.status.success());
 }
 

@@ -152,6 +152,10 @@ pub enum ApiError {
     /// The actor belongs to another node; only that node may act for it.
     #[error("{0}")]
     OtherNode(String),
+    /// A step waited for with `?wait=final` lost a concurrent step and is not valid on the
+    /// winning branch.
+    #[error("The step lost a concurrent step of another node: {0}")]
+    LostRace(String),
     /// The engine refused the request (e.g. an unknown actor given at the start).
     #[error("{0}")]
     Refused(String),
@@ -221,7 +225,9 @@ impl ApiError {
             | ApiError::RoleRequired { .. }
             | ApiError::ActionRequired => StatusCode::FORBIDDEN,
             ApiError::Auth(e) => e.status(),
-            ApiError::Engine(EngineError::Exists(_)) => StatusCode::CONFLICT,
+            ApiError::Engine(EngineError::Exists(_)) | ApiError::LostRace(_) => {
+                StatusCode::CONFLICT
+            }
             ApiError::Engine(_) | ApiError::Task(_) | ApiError::Emit(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }

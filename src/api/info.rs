@@ -126,7 +126,9 @@ pub struct ReplicationQuery {
 
 /// How late the events received from peers arrived: `{received, p50Ms, p99Ms, maxMs}`,
 /// from an event's timestamp (taken by its author when the step request came in) to its
-/// commit here; the latest 200,000 events are kept.
+/// commit here; the latest 200,000 events are kept. `final` is the same from an event's
+/// timestamp to the moment it became final here (as a participant's head made it so), and
+/// `forks` counts `{switched, rebased, rejected, superseded}` since the node started.
 #[utoipa::path(
     get, path = "/replication", tag = "system",
     security(("bearer" = [])),
@@ -147,6 +149,15 @@ pub async fn replication(
         .as_ref()
         .map(|p| p.arrival_stats(query.since.unwrap_or(i64::MIN)))
         .unwrap_or_default();
-    let stats = serde_json::to_value(stats).map_err(|e| ApiError::Emit(e.to_string()))?;
+    let since = query.since.unwrap_or(i64::MIN);
+    let finals = state
+        .network
+        .as_ref()
+        .map(|p| p.final_stats(since))
+        .unwrap_or_default();
+    let emit = |e: serde_json::Error| ApiError::Emit(e.to_string());
+    let mut stats = serde_json::to_value(stats).map_err(emit)?;
+    stats["final"] = serde_json::to_value(finals).map_err(emit)?;
+    stats["forks"] = serde_json::to_value(state.engine.fork_stats()).map_err(emit)?;
     Ok(Reply::ok(stats).format(format))
 }

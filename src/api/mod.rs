@@ -11,6 +11,7 @@
 mod apikeys;
 pub mod auth;
 mod error;
+mod finality;
 mod info;
 pub mod negotiate;
 mod openapi;

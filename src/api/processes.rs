@@ -18,6 +18,7 @@
 
 use super::auth::User;
 use super::error::{ApiError, ErrorBody, Result};
+use super::finality::{self, WaitQuery};
 use super::negotiate::{split_suffix, Accept, Payload, Reply};
 use super::scenarios::ScenarioSummary;
 use super::schemas;
@@ -42,6 +43,7 @@ const AS_ACTOR: &str = "as-actor";
 /// RFC 7240 preferences: a step answers the process only when asked to.
 const PREFER: HeaderName = HeaderName::from_static("prefer");
 const PREFERENCE_APPLIED: HeaderName = HeaderName::from_static("preference-applied");
+const FINALITY: HeaderName = HeaderName::from_static(finality::FINALITY_HEADER);
 
 /// The header with the number of processes a listing has over all pages.
 const X_TOTAL_COUNT: HeaderName = HeaderName::from_static("x-total-count");
@@ -63,6 +65,11 @@ pub struct ListQuery {
 pub struct GetQuery {
     /// Add the predicted next states as `next`.
     predict: Option<bool>,
+    /// `final`: answer once every event is final at every participant (or when `timeout`
+    /// runs out, with what is known then; the `Finality` header says which).
+    wait: Option<String>,
+    /// How long `wait` waits at most, in milliseconds (default 10,000, at most 60,000).
+    timeout: Option<u64>,
 }
 
 /// Body of `POST /processes`.
@@ -399,7 +406,7 @@ pub async fn start_process(
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Process id, optionally with `.json` or `.yaml`"), GetQuery),
     responses(
-        (status = 200, description = "The process (with `?predict=true` also `next`, or `predictError`)", content((schemas::Process = "application/json"), (schemas::Process = "application/yaml"))),
+        (status = 200, description = "The process (with `?predict=true` also `next`, or `predictError`; with `?wait=final` once every event is final at every participant, or when the wait ran out — the `Finality` header says `final` or `pending`)", content((schemas::Process = "application/json"), (schemas::Process = "application/yaml"))),
         (status = 400, description = "Bad query (`predict` must be true or false)", body = ErrorBody),
         (status = 401, description = "Not authenticated", body = ErrorBody),
         (status = 404, description = "Unknown process, or not visible to the caller", body = ErrorBody),
@@ -414,26 +421,38 @@ pub async fn get_process(
 ) -> Result<Reply> {
     let (id, suffix) = split_suffix(&id);
     let id = id.to_string();
-    let engine = state.engine.clone();
     let predict = query.predict.unwrap_or(false);
-    let json = blocking(move || {
-        let rejected = engine.rejected(&id).unwrap_or_default();
-        let notifications = notifications_of(&engine, &id)?;
-        with_visible(&engine, &user, &id, |process| {
-            let mut json = process.to_json();
-            json["rejected"] = Value::Array(rejected);
-            json["notifications"] = notifications;
-            if predict {
-                match process.predict() {
-                    Ok(next) => json["next"] = Value::Array(next),
-                    Err(e) => json["predictError"] = Value::String(e.to_string()),
+    let wait = WaitQuery::new(query.wait, query.timeout).deadline()?;
+    let read = |user: User| {
+        let (engine, id) = (state.engine.clone(), id.clone());
+        blocking(move || {
+            let rejected = engine.rejected(&id).unwrap_or_default();
+            let notifications = notifications_of(&engine, &id)?;
+            with_visible(&engine, &user, &id, |process| {
+                let mut json = process.to_json();
+                finality::annotate(&engine, process, &mut json);
+                json["rejected"] = Value::Array(rejected);
+                json["notifications"] = notifications;
+                if predict {
+                    match process.predict() {
+                        Ok(next) => json["next"] = Value::Array(next),
+                        Err(e) => json["predictError"] = Value::String(e.to_string()),
+                    }
                 }
-            }
-            Ok(json)
+                Ok(json)
+            })
         })
-    })
-    .await?;
-    Ok(Reply::ok(json).format(suffix.unwrap_or(accept)))
+    };
+    // Visible to the caller first; only then is it waited for.
+    let json = read(user.clone()).await?;
+    let Some(limit) = wait else {
+        return Ok(Reply::ok(json).format(suffix.unwrap_or(accept)));
+    };
+    let waited = finality::wait_final(&state.engine, &id, None, limit).await?;
+    let json = read(user).await?;
+    Ok(Reply::ok(json)
+        .format(suffix.unwrap_or(accept))
+        .header(FINALITY, waited.header()))
 }
 
 /// The notifications owed for process `id`, as `GET /processes/{id}` shows them.
@@ -509,11 +528,13 @@ pub async fn retry_notification(
         ("action" = String, Path, description = "Action key"),
         ("As-Actor" = Option<String>, Header, description = "The actor to perform the action as, when the caller could be several"),
         ("Prefer" = Option<String>, Header, description = "`return=representation`: answer 200 with the process after the step"),
+        WaitQuery,
     ),
     request_body(description = "The response: any JSON or YAML value (may be empty: no response)", content((Value = "application/json"), (Value = "application/yaml"))),
     responses(
         (status = 204, description = "The step was performed"),
-        (status = 200, description = "The step was performed; the process after it (with `Prefer: return=representation`)", body = schemas::Process),
+        (status = 200, description = "The step was performed; the process after it (with `Prefer: return=representation`, or with `?wait=final`: then once the step is final at every participant, or when the wait ran out — the `Finality` header says `final` or `pending`)", body = schemas::Process),
+        (status = 409, description = "With `?wait=final`: the step lost a concurrent step of another node and is not valid on the winning branch (`message` says why)", body = ErrorBody),
         (status = 400, description = "Malformed body, several possible actors, or the step was rejected (`reason`)", body = ErrorBody),
         (status = 401, description = "Not authenticated", body = ErrorBody),
         (status = 403, description = "Missing privilege `process:step`, not an actor for this action, or restricted API key", body = ErrorBody),
@@ -528,14 +549,17 @@ pub async fn step_process(
     Accept(format): Accept,
     headers: HeaderMap,
     Path((id, action)): Path<(String, String)>,
+    Query(wait): Query<WaitQuery>,
     payload: Payload,
 ) -> Result<Response> {
     user.require("process:step")?;
     let as_actor = as_actor(&headers)?;
-    let representation = wants_representation(&headers);
+    let wait = wait.deadline()?;
+    let representation = wants_representation(&headers) && wait.is_none();
     let engine = state.engine.clone();
     let at = now();
-    let process = blocking(move || {
+    let process_id = id.clone();
+    let (process, hash) = blocking(move || {
         let (key, played) = with_visible(&engine, &user, &id, |process| {
             if !knows_action(process, &action) {
                 return Err(ApiError::UnknownAction {
@@ -558,7 +582,12 @@ pub async fn step_process(
         // The process is copied into the answer only when asked for: copying a long one
         // costs more than the step.
         let (outcome, process) = engine.step_then(&id, &action, &actor, response, at, |p| {
-            representation.then(|| p.to_json())
+            let json = representation.then(|| {
+                let mut json = p.to_json();
+                finality::annotate(&engine, p, &mut json);
+                json
+            });
+            (json, p.last_event().hash().to_string())
         })?;
         if outcome.skipped {
             tracing::info!(process = %id, action = %action, errors = ?outcome.errors, "step rejected");
@@ -570,6 +599,25 @@ pub async fn step_process(
         Ok(process)
     })
     .await?;
+    if let Some(limit) = wait {
+        let waited = finality::wait_final(&state.engine, &process_id, Some(hash), limit).await?;
+        if let finality::Waited::Rejected(reason) = waited {
+            return Err(ApiError::LostRace(reason));
+        }
+        let engine = state.engine.clone();
+        let json = blocking(move || {
+            Ok(engine.read(&process_id, |p| {
+                let mut json = p.to_json();
+                finality::annotate(&engine, p, &mut json);
+                json
+            })?)
+        })
+        .await?;
+        return Ok(Reply::ok(json)
+            .format(format)
+            .header(FINALITY, waited.header())
+            .into_response());
+    }
     Ok(match process {
         Some(process) => Reply::ok(process)
             .format(format)

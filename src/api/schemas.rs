@@ -54,6 +54,11 @@ pub struct Process {
     previous: Vec<LogEntry>,
     /// The events, a hash chain: the instantiate event, then actions and timeouts.
     events: Vec<Event>,
+    /// The heads of the participants' chains as this node knows them, by node id (this
+    /// node's own included): `{hash, len, final}` — `final` is how many events are final
+    /// at that node as it announced.
+    #[schema(value_type = Option<Object>)]
+    heads: Option<Value>,
     /// Rejected attempts kept by this node (the latest 100; never part of the chain):
     /// `{timestamp, action, actor, response, errors}`.
     #[schema(value_type = Option<Vec<Object>>)]
@@ -193,6 +198,11 @@ pub struct InstantiateEvent {
     signature: Option<String>,
     /// Hash of the event.
     hash: String,
+    /// Whether the event is final at this node: every participant's announced head
+    /// descends from it, so it never changes (always true in a process no other node
+    /// takes part in).
+    #[serde(rename = "final")]
+    is_final: Option<bool>,
 }
 
 /// An actor performed (or tried to perform) an action.
@@ -222,6 +232,11 @@ pub struct ActionEvent {
     signature: Option<String>,
     /// Hash of the event.
     hash: String,
+    /// Whether the event is final at this node: every participant's announced head
+    /// descends from it, so it never changes (always true in a process no other node
+    /// takes part in).
+    #[serde(rename = "final")]
+    is_final: Option<bool>,
 }
 
 /// A timeout fired.
@@ -241,6 +256,11 @@ pub struct TimeoutEvent {
     signature: Option<String>,
     /// Hash of the event.
     hash: String,
+    /// Whether the event is final at this node: every participant's announced head
+    /// descends from it, so it never changes (always true in a process no other node
+    /// takes part in).
+    #[serde(rename = "final")]
+    is_final: Option<bool>,
 }
 
 /// A normalized scenario with its content-derived `id`. Fetched with

@@ -80,12 +80,23 @@ impl NodeId {
     }
 
     /// The node id of peer id bytes.
+    ///
+    /// Only the shape is checked (an identity multihash of an ed25519 key of 32 bytes):
+    /// node ids are read wherever a process names its participants, and decompressing the
+    /// curve point each time would cost more than the step. Whether the bytes are a key is
+    /// checked when a signature is verified (one that is not never verifies) and by
+    /// [`NodeId::is_key`] where a user names a node.
     pub fn from_peer_id_bytes(bytes: &[u8]) -> Result<Self, IdentityError> {
-        let key = bytes
+        bytes
             .strip_prefix(&PEER_ID_PREFIX[..])
             .and_then(|k| <[u8; 32]>::try_from(k).ok())
-            .ok_or_else(|| IdentityError::NodeId(bs58::encode(bytes).into_string()))?;
-        Self::from_public_bytes(&key)
+            .map(NodeId)
+            .ok_or_else(|| IdentityError::NodeId(bs58::encode(bytes).into_string()))
+    }
+
+    /// Whether the id's bytes are an ed25519 public key (a point of the curve).
+    pub fn is_key(&self) -> bool {
+        VerifyingKey::from_bytes(&self.0).is_ok()
     }
 
     /// Whether `signature` (hex) is this node's signature of `message`.
@@ -160,6 +171,21 @@ mod tests {
         assert!(format!("{key:?}").contains(&text));
         assert!(!format!("{key:?}").contains(&hex::encode([7u8; 32])));
         assert!("12D3KooWnot-base58".parse::<NodeId>().is_err());
+        // The right shape, but not a key: read, never verifying, and told apart.
+        let mut bytes = id.peer_id_bytes();
+        let last = bytes.len() - 1;
+        for candidate in 0..=255u8 {
+            bytes[last] = candidate;
+            let unkeyed = NodeId::from_peer_id_bytes(&bytes).expect("shape");
+            if !unkeyed.is_key() {
+                assert_eq!(
+                    unkeyed.verifies(b"message", &key.sign(b"message")),
+                    Err(IdentityError::NodeId(hex::encode(unkeyed.public_bytes())))
+                );
+                break;
+            }
+        }
+        assert!(id.is_key());
         // A valid base58 text of the wrong shape (a sha256 multihash peer id).
         assert!("QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N"
             .parse::<NodeId>()

@@ -8,13 +8,19 @@
 //! - [`seal`]: signing events and heads, and checking their signatures.
 //! - [`participants`]: which node acts for which actor of a process.
 //! - [`receipt`]: the deterministic checks of an event received from a peer.
+//! - [`finality`]: fork choice between sibling events, and which events are final.
 
+pub mod finality;
 pub mod identity;
 pub mod participants;
 pub mod receipt;
 pub mod seal;
 
+pub use finality::{wins, Announced, Finality};
 pub use identity::{NodeId, NodeKey};
 pub use participants::{actor_node, creator, event_actor, participants};
 pub use receipt::{check_received, ReceiptRules, Refusal};
-pub use seal::{event_signature, head_digest, sign_event, verify_event, SignedHead};
+pub use seal::{
+    event_signature, head_digest, heads_digest, heads_verify, sign_event, sign_heads, verify_event,
+    SignedHead,
+};

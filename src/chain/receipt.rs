@@ -88,6 +88,15 @@ pub enum Refusal {
         /// The errors of the step.
         errors: String,
     },
+    /// A sibling of a final event that would win the fork choice: final events never
+    /// change, and an honest node never makes such an event (docs/protocol.md, safety).
+    #[error("event {hash} is a sibling of final event {sibling}: final events never change (evidence of a misbehaving node)")]
+    FinalSibling {
+        /// The event.
+        hash: String,
+        /// The final event it would replace.
+        sibling: String,
+    },
     /// A timeout that is not due at its timestamp.
     #[error("timeout event {0} is not due at its timestamp")]
     NotDue(String),

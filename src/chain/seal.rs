@@ -79,49 +79,125 @@ pub struct SignedHead {
     pub hash: String,
     /// The number of events the signer holds.
     pub len: u64,
+    /// How many of them (from the first) are final at the signer; absent in heads of
+    /// part 1, which the digest then leaves out.
+    #[serde(default, rename = "final", skip_serializing_if = "Option::is_none")]
+    pub final_len: Option<u64>,
     /// The announcing node.
     pub signer: NodeId,
-    /// ed25519 over [`HEAD_SIGNATURE_PREFIX`] + [`head_digest`], hex.
-    pub signature: String,
+    /// ed25519 over [`HEAD_SIGNATURE_PREFIX`] + [`head_digest`], hex. Absent in a head
+    /// that travels in a message signed as a whole ([`sign_heads`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
 }
 
 /// BLAKE3 (key derivation, [`HEAD_CONTEXT`]) over the canonical JSON
-/// `{"hash":…,"len":…,"process":…}`.
-pub fn head_digest(process: &str, hash: &str, len: u64) -> [u8; 32] {
-    let doc = serde_json::json!({"process": process, "hash": hash, "len": len});
+/// `{"final":…,"hash":…,"len":…,"process":…}` (`final` only when given).
+pub fn head_digest(process: &str, hash: &str, len: u64, final_len: Option<u64>) -> [u8; 32] {
+    let mut doc = serde_json::json!({"process": process, "hash": hash, "len": len});
+    if let Some(n) = final_len {
+        doc["final"] = n.into();
+    }
     *blake3::Hasher::new_derive_key(HEAD_CONTEXT)
         .update(json::canonical(&doc).as_bytes())
         .finalize()
         .as_bytes()
 }
 
-fn head_message(process: &str, hash: &str, len: u64) -> Vec<u8> {
+fn head_message(process: &str, hash: &str, len: u64, final_len: Option<u64>) -> Vec<u8> {
     let mut message = HEAD_SIGNATURE_PREFIX.to_vec();
-    message.extend_from_slice(&head_digest(process, hash, len));
+    message.extend_from_slice(&head_digest(process, hash, len, final_len));
     message
 }
 
 impl SignedHead {
-    /// `key`'s node announces that its chain of `process` ends at `hash` with `len` events.
-    pub fn sign(key: &NodeKey, process: &str, hash: &str, len: u64) -> Self {
+    /// `key`'s node announces that its chain of `process` ends at `hash` with `len` events,
+    /// of which the first `final_len` are final at it.
+    pub fn sign(
+        key: &NodeKey,
+        process: &str,
+        hash: &str,
+        len: u64,
+        final_len: Option<u64>,
+    ) -> Self {
         SignedHead {
             process: process.to_string(),
             hash: hash.to_string(),
             len,
+            final_len,
             signer: key.id(),
-            signature: key.sign(&head_message(process, hash, len)),
+            signature: Some(key.sign(&head_message(process, hash, len, final_len))),
         }
     }
 
-    /// Whether the signature holds.
+    /// `key`'s node's head, unsigned: to travel in a message signed as a whole.
+    pub fn unsigned(
+        key: &NodeKey,
+        process: &str,
+        hash: &str,
+        len: u64,
+        final_len: Option<u64>,
+    ) -> Self {
+        SignedHead {
+            process: process.to_string(),
+            hash: hash.to_string(),
+            len,
+            final_len,
+            signer: key.id(),
+            signature: None,
+        }
+    }
+
+    /// Whether its own signature holds (false without one).
     pub fn verifies(&self) -> bool {
+        let Some(signature) = &self.signature else {
+            return false;
+        };
         self.signer
             .verifies(
-                &head_message(&self.process, &self.hash, self.len),
-                &self.signature,
+                &head_message(&self.process, &self.hash, self.len, self.final_len),
+                signature,
             )
             .unwrap_or(false)
     }
+
+    fn digest(&self) -> [u8; 32] {
+        head_digest(&self.process, &self.hash, self.len, self.final_len)
+    }
+}
+
+/// What is signed before a [`heads_digest`].
+pub const HEADS_SIGNATURE_PREFIX: &[u8] = b"letsflow-node heads v1:";
+/// The BLAKE3 key-derivation context of [`heads_digest`].
+pub const HEADS_CONTEXT: &str = "letsflow-node 2026 heads v1";
+
+/// BLAKE3 (key derivation, [`HEADS_CONTEXT`]) over the [`head_digest`]s of `heads`, in order:
+/// what one signature covers for a whole message of heads.
+pub fn heads_digest(heads: &[SignedHead]) -> [u8; 32] {
+    let mut hasher = blake3::Hasher::new_derive_key(HEADS_CONTEXT);
+    for head in heads {
+        hasher.update(&head.digest());
+    }
+    *hasher.finalize().as_bytes()
+}
+
+fn heads_message(heads: &[SignedHead]) -> Vec<u8> {
+    let mut message = HEADS_SIGNATURE_PREFIX.to_vec();
+    message.extend_from_slice(&heads_digest(heads));
+    message
+}
+
+/// `key`'s signature of a message of its own `heads` (one signature for all of them).
+pub fn sign_heads(key: &NodeKey, heads: &[SignedHead]) -> String {
+    key.sign(&heads_message(heads))
+}
+
+/// Whether `heads` are all `signer`'s and `signature` is its signature of them together.
+pub fn heads_verify(signer: &NodeId, heads: &[SignedHead], signature: &str) -> bool {
+    heads.iter().all(|h| h.signer == *signer)
+        && signer
+            .verifies(&heads_message(heads), signature)
+            .unwrap_or(false)
 }
 
 #[cfg(test)]
@@ -181,14 +257,29 @@ mod tests {
         .expect("timeout event");
         event.rehash();
         sign_event(&key, &mut event).expect("sign");
-        let head = hex::encode(head_digest("p1", "ab", 3));
+        let head = hex::encode(head_digest("p1", "ab", 3, None));
+        let head_final = hex::encode(head_digest("p1", "ab", 3, Some(2)));
+        let heads = hex::encode(heads_digest(&[
+            SignedHead::unsigned(&key, "p1", "ab", 3, Some(2)),
+            SignedHead::unsigned(&key, "p2", "cd", 1, None),
+        ]));
         let text =
             std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/protocol.md"))
                 .expect("docs/protocol.md");
         let (_, signature) = event.seal();
         let signature = signature.expect("signature");
-        println!("{id}\n{}\n{signature}\n{head}", event.hash());
-        for value in [id.as_str(), event.hash(), signature, head.as_str()] {
+        println!(
+            "{id}\n{}\n{signature}\n{head}\n{head_final}\n{heads}",
+            event.hash()
+        );
+        for value in [
+            id.as_str(),
+            event.hash(),
+            signature,
+            head.as_str(),
+            head_final.as_str(),
+            heads.as_str(),
+        ] {
             assert!(text.contains(value), "docs/protocol.md lacks {value}");
         }
         let canonical = r#"{"previous":"0000000000000000000000000000000000000000000000000000000000000000","timestamp":"2025-01-01T00:00:00.000Z","version":1}"#;
@@ -200,12 +291,42 @@ mod tests {
     }
 
     #[test]
-    fn heads_verify() {
+    fn messages_of_heads_verify_as_a_whole() {
         let key = NodeKey::from_bytes(&[5; 32]);
-        let head = SignedHead::sign(&key, "p1", "ab", 3);
+        let heads = vec![
+            SignedHead::unsigned(&key, "p1", "ab", 3, Some(2)),
+            SignedHead::unsigned(&key, "p2", "cd", 1, Some(1)),
+        ];
+        assert!(!heads[0].verifies());
+        let signature = sign_heads(&key, &heads);
+        assert!(heads_verify(&key.id(), &heads, &signature));
+        let mut changed = heads.clone();
+        changed[1].len = 2;
+        assert!(!heads_verify(&key.id(), &changed, &signature));
+        let reordered = vec![heads[1].clone(), heads[0].clone()];
+        assert!(!heads_verify(&key.id(), &reordered, &signature));
+        let other = NodeKey::from_bytes(&[6; 32]);
+        assert!(!heads_verify(&other.id(), &heads, &signature));
+        let foreign = vec![SignedHead::unsigned(&other, "p1", "ab", 3, None)];
+        assert!(!heads_verify(
+            &key.id(),
+            &foreign,
+            &sign_heads(&key, &foreign)
+        ));
+    }
+
+    #[test]
+    fn single_heads_verify() {
+        let key = NodeKey::from_bytes(&[5; 32]);
+        let head = SignedHead::sign(&key, "p1", "ab", 3, Some(2));
         assert!(head.verifies());
         assert!(!SignedHead {
             len: 4,
+            ..head.clone()
+        }
+        .verifies());
+        assert!(!SignedHead {
+            final_len: Some(3),
             ..head.clone()
         }
         .verifies());

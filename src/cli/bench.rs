@@ -199,6 +199,7 @@ impl HttpArgs {
             end: measure_from + Duration::from_secs_f64(self.duration),
             steps_per_process: self.steps_per_process,
         });
+        let ticker = super::progress::timed(plan.measure_from, plan.end);
         let workers: Vec<_> = (0..self.concurrency)
             .map(|i| tokio::spawn(worker(plan.clone(), i)))
             .collect();
@@ -212,6 +213,7 @@ impl HttpArgs {
                 total.first_error = tally.first_error;
             }
         }
+        ticker.stop();
         total.latencies.sort_unstable();
         Ok(Report {
             tally: total,

@@ -5,7 +5,9 @@
 //! author events and every event is delivered to two others. Reports the replicated steps/s
 //! (acknowledged steps, counted once every node holds them), the arrival latency at the
 //! other nodes (from the step's timestamp to its commit there, p50/p99, from
-//! `GET /replication`), and the cost of signing and verifying one event. See
+//! `GET /replication`), the finality latency at every node (from the step's timestamp to the
+//! moment it is final there, also from `GET /replication`), and the cost of signing and
+//! verifying one event. See
 //! `docs/bench.md`.
 
 use super::bench::{call, connect, demo_token, percentile, text, Conn};
@@ -233,6 +235,7 @@ impl P2pArgs {
         let end = measure_from + Duration::from_secs_f64(self.duration);
         let since = chrono::Utc::now().timestamp_millis() + 2_000;
         let ids: Vec<String> = nodes.iter().map(|n| n.id.clone()).collect();
+        let ticker = super::progress::timed(measure_from, end);
         let mut tasks = vec![];
         for w in 0..workers {
             let n = w % 3;
@@ -262,6 +265,7 @@ impl P2pArgs {
         for task in tasks {
             tallies.push(task.await.map_err(|e| anyhow!("worker: {e}"))?);
         }
+        ticker.stop();
         let measured = self.duration;
         let acknowledged: u64 = tallies.iter().map(|t| t.acknowledged).sum();
         let failed: u64 = tallies.iter().map(|t| t.failed).sum();
@@ -339,6 +343,13 @@ impl P2pArgs {
                 println!(
                     "arrival at node {n}: {} events, p50 {} ms, p99 {} ms, max {} ms",
                     l["received"], l["p50Ms"], l["p99Ms"], l["maxMs"]
+                );
+            }
+            for (n, l) in lag.iter().enumerate() {
+                let f = &l["final"];
+                println!(
+                    "final at node {n}: {} events, p50 {} ms, p99 {} ms, max {} ms (forks: {})",
+                    f["received"], f["p50Ms"], f["p99Ms"], f["maxMs"], l["forks"]
                 );
             }
             println!("sign {sign:.1} µs, verify {verify:.1} µs per event");

@@ -1,16 +1,20 @@
 //! Command-line interface: scenario tools, running processes from a script of ops, the
-//! Gherkin test suite, the node (`serve`), its load benchmark (`bench`) and store check
-//! (`store check`).
+//! Gherkin test suite, the node (`serve`, `init`, `keygen`, `token`, `health`), its load
+//! benchmark (`bench`) and store check (`store check`).
 
 mod bench;
 mod bench_p2p;
 mod bench_services;
+mod health;
+mod init;
 mod keygen;
+mod progress;
 mod run;
 mod scenario;
 mod serve;
 mod store;
 mod test;
+mod token;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -43,6 +47,12 @@ enum Command {
     /// Check (and repair) a node's store.
     #[command(subcommand)]
     Store(store::StoreCommand),
+    /// Start a node's folder: a commented config file and the node key; prints what next.
+    Init(init::InitArgs),
+    /// Mint a JWT for a user, signed with the node's HS256 secret (production auth).
+    Token(token::TokenArgs),
+    /// Ask a node's GET /health; exit 0 when it answers 200 (the container health check).
+    Health(health::HealthArgs),
 }
 
 /// Exit code for input that could not be read or parsed.
@@ -59,6 +69,9 @@ impl Cli {
             Command::Bench(cmd) => cmd.run(),
             Command::Store(cmd) => cmd.run(),
             Command::Keygen(args) => args.run(),
+            Command::Init(args) => args.run(),
+            Command::Token(args) => args.run(),
+            Command::Health(args) => args.run(),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! `letsflow serve`: run a node (see `docs/config.md` for every setting).
 
 use letsflow::node::config::{Config, Env, Flags};
-use letsflow::node::server;
+use letsflow::node::{preflight, server};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -41,11 +41,18 @@ pub(crate) struct ServeArgs {
     /// Discover peers on the local network with mDNS [default: $LETSFLOW_MDNS, else off].
     #[arg(long)]
     mdns: bool,
+    /// Check the settings (config file, environment, flags), the scenarios and schemas
+    /// folders, the JWT keys and the node key, print what the node would start with, and
+    /// exit: 0 when it would start, 1 when not. Starts nothing; creates only a missing data
+    /// folder (to check that it can be written).
+    #[arg(long)]
+    check: bool,
 }
 
 impl ServeArgs {
     /// Runs the node until SIGINT/SIGTERM: exit 0 after a graceful stop, 2 for a bad
-    /// configuration, 1 when the node cannot start or fails.
+    /// configuration, 1 when the node cannot start or fails. With `--check`, only checks:
+    /// exit 0 when the node would start, 1 when not.
     pub(crate) fn run(self) -> ExitCode {
         let flags = Flags {
             config: self.config,
@@ -61,8 +68,24 @@ impl ServeArgs {
         };
         let config = match Config::load(&flags, &Env::from_process()) {
             Ok(config) => config,
+            Err(e) if self.check => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
             Err(e) => return super::bad_input(e),
         };
+        if self.check {
+            return match preflight::check(&config) {
+                Ok(summary) => {
+                    print!("{summary}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         match server::run(config) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -7,7 +7,7 @@ use letsflow::node::config::{Config, Env, Flags};
 use letsflow::node::server::{open_registry, open_store};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Maintenance of a node's store.
 #[derive(Debug, clap::Subcommand)]
@@ -72,8 +72,15 @@ impl CheckArgs {
             config.data.display(),
             if self.repair { " (repairing)" } else { "" }
         );
+        let total = match engine.store().processes() {
+            Ok(ids) => ids.count(),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
         let started = Instant::now();
-        let mut last_report = Instant::now();
+        let mut progress = super::progress::Progress::new();
         let mut seen = 0usize;
         let result = check_store(&engine, self.repair, |id, check| {
             seen += 1;
@@ -90,11 +97,14 @@ impl CheckArgs {
                 ),
                 ProcessCheck::Broken(why) => println!("{id}: broken: {why}"),
             }
-            if last_report.elapsed() >= Duration::from_secs(2) {
-                eprintln!("  {seen} processes checked …");
-                last_report = Instant::now();
-            }
+            progress.show(|| {
+                format!(
+                    "  {seen} of {total} processes checked ({}%) …",
+                    seen * 100 / total.max(1)
+                )
+            });
         });
+        progress.done();
         let summary = match result {
             Ok(summary) => summary,
             Err(e) => {

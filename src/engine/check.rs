@@ -43,10 +43,19 @@ pub fn check_process(engine: &Engine, id: &str, repair: bool) -> Result<ProcessC
         Err(EngineError::Process(e)) => return broken(format!("the events do not replay: {e}")),
         Err(e) => return Err(e),
     };
-    let view = view_of(&process);
+    let mut view = view_of(&process);
+    let stored = store.view(id)?;
+    // The count of final events comes from the other participants' heads, not from the
+    // events: the stored one is kept (at most the chain's length).
+    let final_len = stored
+        .as_ref()
+        .and_then(|v| v.get("final").and_then(serde_json::Value::as_u64))
+        .unwrap_or(0)
+        .min(process.events().len() as u64);
+    view["final"] = final_len.into();
     let timer = timer_of(&process);
     let mut projections = Vec::new();
-    if store.view(id)?.as_ref() != Some(&view) {
+    if stored.as_ref() != Some(&view) {
         projections.push("view");
     }
     if store.timer(id)? != timer {

@@ -13,9 +13,10 @@
 //! replayed from the store when asked for again).
 
 use super::committer::{CommitStats, Committer, GroupCommit};
+use super::fork::{ForkCounters, Rebases, Watch};
 use super::timers::TimerWake;
 use crate::chain::{self, NodeId, NodeKey, ReceiptRules, Refusal};
-use crate::process::{self, Event, Process, Recorded, Scenario, StepActor, StepOutcome, Timestamp};
+use crate::process::{self, Event, Process, Scenario, StepActor, StepOutcome, Timestamp};
 use crate::scenario::normalize::normalize;
 use crate::scenario::validate::validate;
 use crate::schema::{SchemaRegistry, ValidationError};
@@ -164,7 +165,14 @@ pub struct Engine {
     /// only: when it is full the periodic head exchange delivers later.
     appended: Option<tokio::sync::mpsc::Sender<Appended>>,
     /// Rejected attempts kept per process.
-    rejected_kept: usize,
+    pub(super) rejected_kept: usize,
+    /// The finality of the shared processes (see `fork.rs`); locked after a process's lock,
+    /// never before.
+    pub(super) watches: Mutex<HashMap<String, Watch>>,
+    /// What became of this node's steps that lost a fork.
+    pub(super) rebases: Mutex<Rebases>,
+    /// How often forks happened.
+    pub(super) forks: ForkCounters,
 }
 
 /// Events just committed to a process, for the network to deliver.
@@ -187,6 +195,12 @@ pub enum Received {
     Applied,
     /// Held already (same hash).
     Duplicate,
+    /// A sibling of an event this node holds, which wins the fork choice against it: not
+    /// stored (no fault of the sender's; it switches once it learns of the winner).
+    Superseded {
+        /// The winning event held here.
+        by: String,
+    },
 }
 
 /// Rejected attempts kept per process by default.
@@ -208,6 +222,9 @@ impl Engine {
             key: None,
             appended: None,
             rejected_kept: DEFAULT_REJECTED_KEPT,
+            watches: Mutex::new(HashMap::new()),
+            rebases: Mutex::new(Rebases::default()),
+            forks: ForkCounters::default(),
         }
     }
 
@@ -419,6 +436,9 @@ impl Engine {
             |process| {
                 self.check_own_actor(process, actor.actor_key())?;
                 let before = process.events().len();
+                // The time was taken before the lock: a step that got it first may be later.
+                // An event is never earlier than its parent (peers refuse that).
+                let at = at.max(process.last_event().timestamp());
                 let outcome = process.step(action, actor, response, at)?;
                 if outcome.skipped {
                     // A rejected attempt never enters the chain: it is kept locally.
@@ -682,6 +702,29 @@ impl Engine {
         moved: bool,
         source: Option<NodeId>,
     ) -> Result<()> {
+        self.write(process, from, moved, source, false)
+    }
+
+    /// Commits `process` after a switch of branch: its events from index `from` on replace
+    /// the stored ones from that position. Written directly, not through the committer: the
+    /// caller holds the process's lock, so no other write of it is queued there.
+    pub(super) fn commit_replacing(
+        &self,
+        process: &Process,
+        from: usize,
+        source: Option<NodeId>,
+    ) -> Result<()> {
+        self.write(process, from, true, source, true)
+    }
+
+    fn write(
+        &self,
+        process: &Process,
+        from: usize,
+        moved: bool,
+        source: Option<NodeId>,
+        replace: bool,
+    ) -> Result<()> {
         let events = process.events()[from..].to_vec();
         let last = process.last_event();
         let outbox = if moved {
@@ -718,16 +761,20 @@ impl Engine {
                 },
             )
         });
+        let mut view = view_of(process);
+        view["final"] = self.stored_final(process).into();
         let batch = AppendBatch {
             events,
-            view: view_of(process),
+            view,
             timer,
             outbox,
         };
         match &self.committer {
+            _ if replace => self.store.replace(process.id(), from as u64, batch)?,
             Some(committer) => committer.commit(process.id(), batch)?,
             None => self.store.append(process.id(), batch)?,
         }
+        self.refresh_finality(process);
         if let Some(at) = timer {
             self.timers.scheduled(at);
         }
@@ -744,7 +791,7 @@ impl Engine {
     }
 
     /// Signs the events from index `from` on, when this node has a key.
-    fn seal(&self, process: &mut Process, from: usize) {
+    pub(super) fn seal(&self, process: &mut Process, from: usize) {
         if let Some(key) = &self.key {
             let signer = key.id().to_string();
             process.seal_events(from, |event| {
@@ -793,21 +840,7 @@ impl Engine {
                     head.hash
                 )));
             }
-            chain::check_received(None, event, rules)?;
-            let scenario = match self.scenario(&start.scenario) {
-                Err(EngineError::NotFound { .. }) => {
-                    return Err(EngineError::UnknownScenario(start.scenario.clone()))
-                }
-                other => other?,
-            };
-            let process = process::replay(scenario, std::slice::from_ref(event))
-                .map_err(|e| refused(e.to_string()))?;
-            let me = self.node_id();
-            if !me.is_some_and(|me| chain::participants(&process).contains(&me)) {
-                return Err(refused(format!(
-                    "this node takes no part in process '{process_id}'"
-                )));
-            }
+            let process = self.received_start(process_id, std::slice::from_ref(event), rules)?;
             self.commit(&process, 0, true, Some(from))?;
             *guard = Some(process);
             return Ok(Received::Applied);
@@ -821,33 +854,27 @@ impl Engine {
         }
         let process = self.loaded(process_id, &mut guard)?;
         let previous = event.previous().unwrap_or_default();
-        if previous != process.last_event().hash()
-            && self.store.event_position(process_id, previous)?.is_none()
-        {
-            return Err(EngineError::from(Refusal::Orphan {
-                hash: event.hash().to_string(),
-                previous: previous.to_string(),
-            }));
+        if previous != process.last_event().hash() {
+            let parent = process.events().iter().rposition(|e| e.hash() == previous);
+            let Some(parent) = parent else {
+                return Err(EngineError::from(Refusal::Orphan {
+                    hash: event.hash().to_string(),
+                    previous: previous.to_string(),
+                }));
+            };
+            let result = self.take_sibling(&mut guard, event, parent + 1, from, rules);
+            if matches!(result, Err(EngineError::Store(_))) {
+                // The write failed: reload from the store next time.
+                *guard = None;
+            }
+            return result;
         }
         chain::check_received(Some(process), event, rules)?;
         let before = process.events().len();
-        let outcome = process.apply_recorded(event);
-        let refusal = match outcome {
-            Ok(Recorded::Applied) => None,
-            Ok(Recorded::Rejected(errors)) => Some(Refusal::Rejected {
-                hash: event.hash().to_string(),
-                errors: errors.join("; "),
-            }),
-            Ok(Recorded::NotDue) => Some(Refusal::NotDue(event.hash().to_string())),
-            Err(e) => Some(Refusal::Invalid {
-                hash: event.hash().to_string(),
-                reason: e.to_string(),
-            }),
-        };
-        if let Some(refusal) = refusal {
+        if let Err(refusal) = super::fork::applied(process, event) {
             // The cached process may hold the refused event or be half-changed.
             *guard = None;
-            return Err(refusal.into());
+            return Err(refusal);
         }
         if let Err(e) = self.commit(process, before, true, Some(from)) {
             *guard = None;
@@ -868,7 +895,27 @@ impl Engine {
         from: NodeId,
         rules: ReceiptRules,
     ) -> Result<Received> {
-        let Some(Event::Instantiate(start)) = events.first() else {
+        let slot = self.slot(process_id);
+        let mut guard = lock(&slot);
+        if self.store.head(process_id)?.is_some() {
+            return Ok(Received::Duplicate);
+        }
+        let process = self.received_start(process_id, events, rules)?;
+        self.commit(&process, 0, true, Some(from))?;
+        *guard = Some(process);
+        Ok(Received::Applied)
+    }
+
+    /// A process new here, from the first `events` of its chain as received from a peer:
+    /// each is checked as [`Engine::receive`] checks it and replayed, and this node must be
+    /// a participant at the end of them. Nothing is stored.
+    fn received_start(
+        &self,
+        process_id: &str,
+        events: &[Event],
+        rules: ReceiptRules,
+    ) -> Result<Process> {
+        let Some(first @ Event::Instantiate(start)) = events.first() else {
             return Err(EngineError::NotFound {
                 kind: "process",
                 id: process_id.to_string(),
@@ -880,58 +927,35 @@ impl Engine {
                 reason,
             })
         };
-        let slot = self.slot(process_id);
-        let mut guard = lock(&slot);
-        if self.store.head(process_id)?.is_some() {
-            return Ok(Received::Duplicate);
-        }
         if start.id != process_id {
-            return Err(refused(
-                &events[0],
-                format!("it starts process '{}'", start.id),
-            ));
+            return Err(refused(first, format!("it starts process '{}'", start.id)));
         }
-        chain::check_received(None, &events[0], rules)?;
+        chain::check_received(None, first, rules)?;
         let scenario = match self.scenario(&start.scenario) {
             Err(EngineError::NotFound { .. }) => {
                 return Err(EngineError::UnknownScenario(start.scenario.clone()))
             }
             other => other?,
         };
-        let mut process = process::replay(scenario, &events[..1])
-            .map_err(|e| refused(&events[0], e.to_string()))?;
+        let mut process = process::replay(scenario, std::slice::from_ref(first))
+            .map_err(|e| refused(first, e.to_string()))?;
         for event in &events[1..] {
             if matches!(event, Event::Action(a) if a.skipped) {
                 return Err(refused(event, "rejected attempts are never shared".into()));
             }
             chain::check_received(Some(&process), event, rules)?;
-            match process.apply_recorded(event) {
-                Ok(Recorded::Applied) => {}
-                Ok(Recorded::Rejected(errors)) => {
-                    return Err(Refusal::Rejected {
-                        hash: event.hash().to_string(),
-                        errors: errors.join("; "),
-                    }
-                    .into())
-                }
-                Ok(Recorded::NotDue) => {
-                    return Err(Refusal::NotDue(event.hash().to_string()).into())
-                }
-                Err(e) => return Err(refused(event, e.to_string())),
-            }
+            super::fork::applied(&mut process, event)?;
         }
         if !self
             .node_id()
             .is_some_and(|me| chain::participants(&process).contains(&me))
         {
             return Err(refused(
-                &events[0],
+                first,
                 format!("this node takes no part in process '{process_id}'"),
             ));
         }
-        self.commit(&process, 0, true, Some(from))?;
-        *guard = Some(process);
-        Ok(Received::Applied)
+        Ok(process)
     }
 
     fn slot(&self, id: &str) -> Slot {

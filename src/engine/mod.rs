@@ -8,6 +8,7 @@
 pub mod check;
 pub mod committer;
 mod core;
+mod fork;
 pub mod rejected;
 pub mod timers;
 
@@ -16,6 +17,7 @@ pub use self::core::{
     DEFAULT_CACHE_CAPACITY, DEFAULT_REJECTED_KEPT,
 };
 pub use committer::{CommitStats, Committer, GroupCommit};
+pub use fork::{EventStatus, FinalityView, ForkStats, HeadSeen, Rebased};
 
 #[cfg(test)]
 mod tests;

@@ -363,6 +363,183 @@ fn a_process_in_use_is_not_evicted() {
     );
 }
 
+// --- forks between two nodes --------------------------------------------------------------
+
+mod forks {
+    use super::*;
+    use crate::chain::{NodeKey, ReceiptRules, Refusal, SignedHead};
+    use crate::engine::{EventStatus, Rebased, Received};
+    use crate::process::Event;
+
+    const RACE: &str = r#"
+title: Race
+actors:
+  a: {}
+  b: {}
+actions:
+  bump_a: {actor: a}
+  bump_b: {actor: b}
+  close_a: {actor: a}
+  close_b: {actor: b}
+states:
+  initial:
+    transitions:
+      - {on: bump_a, goto: initial}
+      - {on: bump_b, goto: initial}
+      - {on: close_a, goto: (closed_a)}
+      - {on: close_b, goto: (closed_b)}
+"#;
+
+    struct Node {
+        engine: Engine,
+        key: Arc<NodeKey>,
+    }
+
+    fn node(seed: u8) -> Node {
+        let key = Arc::new(NodeKey::from_bytes(&[seed; 32]));
+        let engine =
+            Engine::new(Arc::new(MemoryStore::new()), SchemaRegistry::new()).with_key(key.clone());
+        let raw = from_yaml(RACE).expect("yaml");
+        engine.add_scenario(&raw, t(0.0)).expect("scenario");
+        Node { engine, key }
+    }
+
+    fn rules() -> ReceiptRules {
+        // Rebased steps are made at the current time.
+        ReceiptRules {
+            now: crate::engine::timers::now(),
+            max_skew_ms: 60_000,
+        }
+    }
+
+    fn hashes(node: &Node) -> Vec<String> {
+        let process = node.engine.process("p").expect("p");
+        process
+            .events()
+            .iter()
+            .map(|e| e.hash().to_string())
+            .collect()
+    }
+
+    fn last(node: &Node) -> Event {
+        node.engine.process("p").expect("p").last_event().clone()
+    }
+
+    fn step(node: &Node, action: &str, actor: &str, at: f64) -> Event {
+        let (outcome, _) = node
+            .engine
+            .step("p", action, &StepActor::key(actor), None, t(at))
+            .expect("step");
+        assert!(!outcome.skipped, "{outcome:?}");
+        last(node)
+    }
+
+    fn send(to: &Node, from: &Node, event: &Event) -> crate::engine::Result<Received> {
+        to.engine.receive("p", event, from.key.id(), rules())
+    }
+
+    /// Two nodes step on the same state at once; both end on the branch of the earlier
+    /// step, the later one rebased (or rejected when no longer valid), and once each has
+    /// announced its head the chain is final and a winning sibling of it is refused.
+    #[test]
+    fn concurrent_steps_converge_and_finality_holds() {
+        let (a, b) = (node(1), node(2));
+        let mut actors = Map::new();
+        actors.insert("b".into(), json!({"node": b.key.id().to_string()}));
+        let scenario = a.engine.scenarios().expect("scenarios")[0].id.clone();
+        let start = a
+            .engine
+            .start(&scenario, "p", actors, t(1.0))
+            .expect("start");
+        assert_eq!(
+            send(&b, &a, &start.events()[0]).expect("start"),
+            Received::Applied
+        );
+
+        // The race: a's step is earlier and wins everywhere.
+        let a1 = step(&a, "bump_a", "a", 2.0);
+        let b1 = step(&b, "bump_b", "b", 3.0);
+        assert_eq!(
+            send(&a, &b, &b1).expect("b1 at a"),
+            Received::Superseded {
+                by: a1.hash().to_string()
+            }
+        );
+        assert_eq!(send(&b, &a, &a1).expect("a1 at b"), Received::Applied);
+        let Some(Rebased::Moved(b1_new)) = b.engine.rebased(b1.hash()) else {
+            panic!("b1 rebased expected");
+        };
+        let rebased = last(&b);
+        assert_eq!(rebased.hash(), b1_new);
+        assert_eq!(rebased.previous(), Some(a1.hash()));
+        assert_eq!(rebased.seal().0, Some(b.key.id().to_string().as_str()));
+        assert_eq!(send(&a, &b, &rebased).expect("b1' at a"), Received::Applied);
+        assert_eq!(hashes(&a), hashes(&b));
+        // b1 is gone from b's chain; what replaced it is not final yet.
+        let status = |node: &Node, hash: &str| node.engine.event_status("p", hash).expect("status");
+        assert_eq!(status(&b, b1.hash()), EventStatus::Gone);
+        assert_eq!(status(&b, a1.hash()), EventStatus::Pending);
+        assert_eq!(b.engine.store().events("p").expect("events").len(), 3);
+
+        // Nothing is final until the other side's head is known.
+        let process = a.engine.process("p").expect("p");
+        assert_eq!(a.engine.finality_of(&process).final_len, 0);
+        let head_b = SignedHead::sign(&b.key, "p", rebased.hash(), 3, Some(0));
+        let seen = a.engine.observe_head(&head_b).expect("head");
+        assert!(seen.known && seen.changed);
+        let process = a.engine.process("p").expect("p");
+        let view = a.engine.finality_of(&process);
+        assert_eq!((view.final_len, view.final_everywhere), (3, 0));
+        assert_eq!(status(&a, rebased.hash()), EventStatus::Final);
+        // A head signed by a node that takes no part is refused.
+        let stranger = NodeKey::from_bytes(&[9; 32]);
+        let foreign = SignedHead::sign(&stranger, "p", rebased.hash(), 3, None);
+        assert!(a.engine.observe_head(&foreign).is_err());
+
+        // A winning sibling of a final event is refused: final events never change.
+        let process = a.engine.process("p").expect("p");
+        let mut before = crate::process::replay(process.scenario().clone(), &process.events()[..2])
+            .expect("replay");
+        before
+            .step("bump_b", &StepActor::key("b"), None, t(2.5))
+            .expect("rival");
+        let mut rival = before.last_event().clone();
+        crate::chain::sign_event(&b.key, &mut rival).expect("sign");
+        let refused = send(&a, &b, &rival).expect_err("refused");
+        assert!(
+            matches!(&refused, EngineError::Refused(r) if matches!(**r, Refusal::FinalSibling { .. })),
+            "{refused}"
+        );
+        assert_eq!(hashes(&a), hashes(&b));
+
+        // A race to the end: b's close is no longer valid on a's branch, and is rejected.
+        // (After the rebased step, which was made now.)
+        let soon = crate::engine::timers::now().seconds_since(&t(0.0));
+        let a2 = step(&a, "close_a", "a", soon + 20.0);
+        let b2 = step(&b, "close_b", "b", soon + 21.0);
+        assert!(matches!(send(&a, &b, &b2), Ok(Received::Superseded { .. })));
+        assert_eq!(send(&b, &a, &a2).expect("a2 at b"), Received::Applied);
+        assert!(matches!(
+            b.engine.rebased(b2.hash()),
+            Some(Rebased::Rejected(_))
+        ));
+        assert_eq!(hashes(&a), hashes(&b));
+        let process = b.engine.process("p").expect("p");
+        assert_eq!(process.current_key(), "(closed_a)");
+        let rejected = b.engine.rejected("p").expect("rejected");
+        assert_eq!(rejected.len(), 1);
+        assert_eq!(rejected[0]["action"], "close_b");
+        let errors = rejected[0]["errors"].to_string();
+        assert!(errors.contains("lost a concurrent step"), "{errors}");
+        // The store holds the winning branch only.
+        assert_eq!(
+            b.engine.store().event_position("p", b2.hash()).expect("b2"),
+            None
+        );
+        assert_eq!(b.engine.store().events("p").expect("events").len(), 4);
+    }
+}
+
 /// A service confirms through its notify trigger (a data function of the response).
 const SERVICE: &str = r#"
 title: Service

@@ -57,6 +57,8 @@ pub struct Peers {
     listening: Mutex<Vec<String>>,
     /// `(received at, lag)` in ms of the latest events received, at most [`ARRIVALS_KEPT`].
     arrivals: Mutex<VecDeque<(i64, u32)>>,
+    /// `(final at, lag)` in ms of the latest events that became final here (same bound).
+    finals: Mutex<VecDeque<(i64, u32)>>,
 }
 
 /// Arrival lags kept for [`Peers::arrival_stats`].
@@ -103,6 +105,7 @@ impl Peers {
             table: Mutex::new(table),
             listening: Mutex::new(Vec::new()),
             arrivals: Mutex::new(VecDeque::new()),
+            finals: Mutex::new(VecDeque::new()),
         }
     }
 
@@ -138,7 +141,7 @@ impl Peers {
         if let Some(entry) = self.book.iter().find(|e| e.name == text) {
             return Some(entry.id);
         }
-        text.parse().ok()
+        text.parse().ok().filter(NodeId::is_key)
     }
 
     /// The address book.
@@ -194,33 +197,22 @@ impl Peers {
     /// An event received from a peer was committed at `now` (ms), `lag_ms` after its
     /// timestamp.
     pub fn record_arrival(&self, now: i64, lag_ms: u32) {
-        let mut arrivals = lock(&self.arrivals);
-        if arrivals.len() >= ARRIVALS_KEPT {
-            arrivals.pop_front();
-        }
-        arrivals.push_back((now, lag_ms));
+        record(&self.arrivals, now, lag_ms);
+    }
+
+    /// An event became final here at `now` (ms), `lag_ms` after its timestamp.
+    pub fn record_final(&self, now: i64, lag_ms: u32) {
+        record(&self.finals, now, lag_ms);
     }
 
     /// The lags of the events received at or after `since` (ms since the epoch).
     pub fn arrival_stats(&self, since: i64) -> ArrivalStats {
-        let mut lags: Vec<u32> = lock(&self.arrivals)
-            .iter()
-            .filter(|(at, _)| *at >= since)
-            .map(|(_, lag)| *lag)
-            .collect();
-        lags.sort_unstable();
-        let at = |q: f64| {
-            let rank = ((lags.len() as f64) * q).ceil() as usize;
-            lags.get(rank.clamp(1, lags.len().max(1)) - 1)
-                .copied()
-                .unwrap_or(0)
-        };
-        ArrivalStats {
-            received: lags.len() as u64,
-            p50_ms: at(0.5),
-            p99_ms: at(0.99),
-            max_ms: lags.last().copied().unwrap_or(0),
-        }
+        stats(&self.arrivals, since)
+    }
+
+    /// From timestamp to final here, of the events that became final at or after `since`.
+    pub fn final_stats(&self, since: i64) -> ArrivalStats {
+        stats(&self.finals, since)
     }
 
     /// Something `id` sent was refused for `reason`.
@@ -235,4 +227,33 @@ impl Peers {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn record(lags: &Mutex<VecDeque<(i64, u32)>>, now: i64, lag_ms: u32) {
+    let mut lags = lock(lags);
+    if lags.len() >= ARRIVALS_KEPT {
+        lags.pop_front();
+    }
+    lags.push_back((now, lag_ms));
+}
+
+fn stats(kept: &Mutex<VecDeque<(i64, u32)>>, since: i64) -> ArrivalStats {
+    let mut lags: Vec<u32> = lock(kept)
+        .iter()
+        .filter(|(at, _)| *at >= since)
+        .map(|(_, lag)| *lag)
+        .collect();
+    lags.sort_unstable();
+    let at = |q: f64| {
+        let rank = ((lags.len() as f64) * q).ceil() as usize;
+        lags.get(rank.clamp(1, lags.len().max(1)) - 1)
+            .copied()
+            .unwrap_or(0)
+    };
+    ArrivalStats {
+        received: lags.len() as u64,
+        p50_ms: at(0.5),
+        p99_ms: at(0.99),
+        max_ms: lags.last().copied().unwrap_or(0),
+    }
 }

@@ -31,8 +31,11 @@ pub enum Request {
     },
     /// The sender's heads of processes both take part in.
     Heads {
-        /// One signed head per process.
+        /// One head per process, each signed — or all signed at once by `signature`.
         heads: Vec<SignedHead>,
+        /// The sender's signature of all `heads` together (see `chain::sign_heads`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signature: Option<String>,
     },
     /// The events of a process after the event `after` (`None`: from the start).
     #[serde(rename_all = "camelCase")]
@@ -41,6 +44,10 @@ pub enum Request {
         process: String,
         /// The hash of the last event the asker holds.
         after: Option<String>,
+        /// The asker's last final event: where to start when `after` is unknown to the
+        /// answerer (the asker is on another branch after it). Absent: from the start.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        since: Option<String>,
     },
     /// Not sent: a request over [`MAX_REQUEST_BYTES`] as the receiver sees it.
     #[serde(skip)]
@@ -73,6 +80,10 @@ pub enum Response {
         applied: u32,
         /// Events held already.
         duplicates: u32,
+        /// Events that lost the fork choice against a sibling held here (not stored; the
+        /// rest of the message, which descends from them, is not looked at).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        superseded: u32,
     },
     /// Events of a process.
     Events {
@@ -91,4 +102,8 @@ pub enum Response {
         /// Why.
         reason: String,
     },
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }

@@ -185,6 +185,9 @@ impl Network {
                 yamux::Config::default,
             )
             .map_err(|e| transport(&e))?
+            // `/dns4/…` and `/dns/…` peer addresses (e.g. service names in a container network).
+            .with_dns()
+            .map_err(|e| transport(&e))?
             .with_behaviour(|key| {
                 let me = key.public().to_peer_id();
                 let sync = request_response::Behaviour::with_codec(
@@ -279,6 +282,22 @@ impl Network {
         }
     }
 
+    /// A configured peer given by address only is known by its id once dialed, so that it
+    /// is not dialed again while connected.
+    fn learn_configured(&mut self, peer: PeerId, address: &Multiaddr) {
+        let bare = |a: &Multiaddr| {
+            a.iter()
+                .filter(|p| !matches!(p, libp2p::multiaddr::Protocol::P2p(_)))
+                .collect::<Multiaddr>()
+        };
+        let dialed = bare(address);
+        for (id, configured) in &mut self.settings.peers {
+            if id.is_none() && bare(configured) == dialed {
+                *id = Some(peer);
+            }
+        }
+    }
+
     fn command(&mut self, command: Command) {
         match command {
             Command::Request {
@@ -324,6 +343,7 @@ impl Network {
                     self.peers.set_connected(node, true, now());
                     if endpoint.is_dialer() {
                         let address = endpoint.get_remote_address().clone();
+                        self.learn_configured(peer_id, &address);
                         self.peers.add_address(node, address.to_string());
                     }
                 }

@@ -16,15 +16,15 @@
 use super::peers::Peers;
 use super::protocol::{Request, Response, MAX_EVENTS_PER_ANSWER, MAX_HEADS_PER_MESSAGE};
 use super::swarm::{Client, Inbound};
-use crate::chain::{self, NodeId, NodeKey, ReceiptRules, SignedHead};
+use crate::chain::{self, heads_verify, sign_heads, NodeId, NodeKey, ReceiptRules, SignedHead};
 use crate::engine::timers::now;
-use crate::engine::{Appended, Engine, EngineError, Received};
+use crate::engine::{Appended, Engine, EngineError, HeadSeen, Received};
 use crate::process::Event;
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::sync::{mpsc, watch, Notify, Semaphore};
 
 /// How the replication runs.
 #[derive(Debug, Clone)]
@@ -58,6 +58,12 @@ pub struct Replicator {
     shared: Mutex<HashMap<String, BTreeSet<NodeId>>>,
     inbound_work: Arc<Semaphore>,
     delivery_work: Arc<Semaphore>,
+    /// Processes whose head or finality changed since this node last announced them.
+    dirty: Mutex<HashSet<String>>,
+    /// Wakes the announcer when `dirty` gains a process.
+    announce: Notify,
+    /// (peer, process) pairs whose announced head this node waits for before fetching it.
+    awaited: Mutex<HashSet<(NodeId, String)>>,
 }
 
 /// Why handling a peer's events stopped.
@@ -82,6 +88,9 @@ impl Replicator {
             shared: Mutex::new(HashMap::new()),
             inbound_work: Arc::new(Semaphore::new(concurrency)),
             delivery_work: Arc::new(Semaphore::new(concurrency)),
+            dirty: Mutex::new(HashSet::new()),
+            announce: Notify::new(),
+            awaited: Mutex::new(HashSet::new()),
         })
     }
 
@@ -156,6 +165,22 @@ impl Replicator {
                 }
             })
         };
+        let announcer = {
+            let this = self.clone();
+            let mut stop = stop.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = stop.changed() => break,
+                        _ = this.announce.notified() => {
+                            // Gather what else changes meanwhile into the same messages.
+                            tokio::time::sleep(ANNOUNCE_DELAY).await;
+                            this.clone().announce_dirty().await;
+                        }
+                    }
+                }
+            })
+        };
         let mut tick = tokio::time::interval(Duration::from_millis(500));
         let mut last_full = tokio::time::Instant::now();
         let mut known: HashSet<NodeId> = HashSet::new();
@@ -181,6 +206,7 @@ impl Replicator {
             }
         }
         deliveries.abort();
+        announcer.abort();
         tracing::info!("replication stopped");
     }
 
@@ -188,30 +214,78 @@ impl Replicator {
     /// peer they came from).
     async fn deliver(self: Arc<Self>, batch: Appended) {
         self.note_shared(&batch.process, &batch.participants);
-        for peer in batch.participants.iter().copied() {
-            if peer == self.me() || Some(peer) == batch.from {
-                continue;
-            }
-            let Ok(permit) = self.delivery_work.clone().acquire_owned().await else {
-                return;
-            };
+        self.mark_dirty(&batch.process);
+        let me = self.me();
+        let targets: Vec<NodeId> = batch
+            .participants
+            .iter()
+            .copied()
+            .filter(|peer| *peer != me && Some(*peer) != batch.from)
+            .collect();
+        if batch.from.is_some() {
+            // A relay: the author sent the events to every participant itself, so each is
+            // sent on only to those whose announced head still lacks it a moment later.
             let this = self.clone();
-            let request = Request::Events {
-                process: batch.process.clone(),
-                events: batch.events.clone(),
-            };
-            tokio::spawn(async move {
-                let _permit = permit;
-                match this.client.request(peer, request).await {
-                    Ok(Response::Refused { reason }) => {
-                        tracing::warn!(%peer, %reason, "peer refused our events")
-                    }
-                    Ok(_) => {}
-                    // The head exchange delivers once the peer is back.
-                    Err(error) => tracing::debug!(%peer, %error, "delivery failed"),
-                }
-            });
+            tokio::spawn(async move { this.relay(batch, targets).await });
+            return;
         }
+        for peer in targets {
+            self.clone()
+                .send_events(peer, batch.process.clone(), batch.events.clone())
+                .await;
+        }
+    }
+
+    /// Sends `batch`, received from a peer, to those of `targets` that have not announced
+    /// a head with it after [`RELAY_GRACE`].
+    async fn relay(self: Arc<Self>, batch: Appended, targets: Vec<NodeId>) {
+        tokio::time::sleep(RELAY_GRACE).await;
+        let Some(last) = batch.events.last().map(|e| e.hash().to_string()) else {
+            return;
+        };
+        let engine = self.engine.clone();
+        let process = batch.process.clone();
+        let lacking = tokio::task::spawn_blocking(move || {
+            targets
+                .into_iter()
+                .filter(|peer| !engine.peer_holds(&process, *peer, &last).unwrap_or(false))
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap_or_default();
+        for peer in lacking {
+            self.clone()
+                .send_events(peer, batch.process.clone(), batch.events.clone())
+                .await;
+        }
+    }
+
+    /// Sends events of `process` to `peer` in a task of its own (bounded).
+    async fn send_events(self: Arc<Self>, peer: NodeId, process: String, events: Vec<Event>) {
+        let Ok(permit) = self.delivery_work.clone().acquire_owned().await else {
+            return;
+        };
+        tokio::spawn(async move {
+            let _permit = permit;
+            let request = Request::Events {
+                process: process.clone(),
+                events,
+            };
+            match self.client.request(peer, request).await {
+                Ok(Response::Refused { reason }) => {
+                    tracing::warn!(%peer, %reason, "peer refused our events")
+                }
+                Ok(Response::Ack { superseded, .. }) if superseded > 0 => {
+                    // The peer holds a winning sibling: fetch it now and switch.
+                    if let Err(reason) = self.catch_up(peer, &process).await {
+                        tracing::debug!(%peer, %reason, "catch-up after a lost fork failed");
+                    }
+                }
+                Ok(_) => {}
+                // The head exchange delivers once the peer is back.
+                Err(error) => tracing::debug!(%peer, %error, "delivery failed"),
+            }
+        });
     }
 
     /// Handles one inbound request in its own task (bounded).
@@ -241,8 +315,12 @@ impl Replicator {
     async fn answer(self: &Arc<Self>, peer: NodeId, request: Request) -> Response {
         match request {
             Request::Events { process, events } => self.take_events(peer, &process, events).await,
-            Request::Heads { heads } => self.take_heads(peer, heads).await,
-            Request::GetEvents { process, after } => self.events_for(peer, process, after).await,
+            Request::Heads { heads, signature } => self.take_heads(peer, heads, signature).await,
+            Request::GetEvents {
+                process,
+                after,
+                since,
+            } => self.events_for(peer, process, after, since).await,
             Request::GetScenario { id, process } => self.scenario_for(peer, id, process).await,
             Request::Oversized { limit } => Response::Refused {
                 reason: format!("unreadable request: over {limit} bytes"),
@@ -260,7 +338,7 @@ impl Replicator {
         process: &str,
         events: Vec<Event>,
     ) -> Response {
-        let (mut applied, mut duplicates) = (0, 0);
+        let (mut applied, mut duplicates, mut superseded) = (0, 0, 0);
         for event in events {
             let mut result = self.apply(peer, process, &event).await;
             let orphan = matches!(&result, Err(EngineError::Refused(r)) if matches!(**r, chain::Refusal::Orphan { .. }));
@@ -281,6 +359,14 @@ impl Replicator {
             match result {
                 Ok(Received::Applied) => applied += 1,
                 Ok(Received::Duplicate) => duplicates += 1,
+                Ok(Received::Superseded { by }) => {
+                    // The rest descends from the loser. Our head tells the sender of the
+                    // winner, so that it switches.
+                    tracing::debug!(%peer, process, winner = %by, "sibling lost the fork choice");
+                    superseded += 1;
+                    self.mark_dirty(process);
+                    break;
+                }
                 Err(error) => {
                     return Response::Refused {
                         reason: error.to_string(),
@@ -291,6 +377,7 @@ impl Replicator {
         Response::Ack {
             applied,
             duplicates,
+            superseded,
         }
     }
 
@@ -302,32 +389,16 @@ impl Replicator {
         process: &str,
         event: &Event,
     ) -> Result<Received, EngineError> {
-        for _ in 0..2 {
-            let engine = self.engine.clone();
-            let (id, owned, rules) = (process.to_string(), event.clone(), self.rules());
-            let result =
-                tokio::task::spawn_blocking(move || engine.receive(&id, &owned, peer, rules))
-                    .await
-                    .unwrap_or_else(|e| {
-                        Err(EngineError::Scenario(format!("receive task failed: {e}")))
-                    });
-            match result {
-                Err(EngineError::UnknownScenario(scenario)) => {
-                    self.fetch_scenario(peer, &scenario, process).await?;
-                }
-                Ok(Received::Applied) => {
-                    let now = now().millis();
-                    let lag = now.saturating_sub(event.timestamp().millis()).max(0);
-                    self.peers
-                        .record_arrival(now, u32::try_from(lag).unwrap_or(u32::MAX));
-                    return Ok(Received::Applied);
-                }
-                other => return other,
-            }
+        let (id, owned, rules) = (process.to_string(), event.clone(), self.rules());
+        let received = self
+            .with_scenario(peer, process, move |engine| {
+                engine.receive(&id, &owned, peer, rules)
+            })
+            .await?;
+        if received == Received::Applied {
+            self.record_arrivals(std::slice::from_ref(event));
         }
-        Err(EngineError::Scenario(format!(
-            "scenario of process '{process}' still unknown"
-        )))
+        Ok(received)
     }
 
     /// [`Engine::receive_chain`] on a blocking thread, fetching the scenario first when it
@@ -338,37 +409,62 @@ impl Replicator {
         process: &str,
         events: &[Event],
     ) -> Result<(), Refused> {
-        for _ in 0..2 {
-            let engine = self.engine.clone();
-            let (id, owned, rules) = (process.to_string(), events.to_vec(), self.rules());
-            let result =
-                tokio::task::spawn_blocking(move || engine.receive_chain(&id, &owned, peer, rules))
-                    .await
-                    .map_err(|e| format!("receive task failed: {e}"))?;
-            match result {
-                Ok(Received::Applied) => {
-                    let now = now().millis();
-                    for event in events {
-                        let lag = now.saturating_sub(event.timestamp().millis()).max(0);
-                        self.peers
-                            .record_arrival(now, u32::try_from(lag).unwrap_or(u32::MAX));
-                    }
-                    return Ok(());
-                }
-                Ok(Received::Duplicate) => return Ok(()),
-                Err(EngineError::UnknownScenario(scenario)) => {
-                    self.fetch_scenario(peer, &scenario, process)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                }
-                Err(error) => {
-                    let reason = error.to_string();
-                    self.peers.refused(peer, &reason);
-                    return Err(reason);
-                }
+        let (id, owned, rules) = (process.to_string(), events.to_vec(), self.rules());
+        let received = self
+            .with_scenario(peer, process, move |engine| {
+                engine.receive_chain(&id, &owned, peer, rules)
+            })
+            .await;
+        match received {
+            Ok(Received::Applied) => {
+                self.record_arrivals(events);
+                Ok(())
+            }
+            Ok(_) => Ok(()),
+            Err(error) => {
+                let reason = error.to_string();
+                self.peers.refused(peer, &reason);
+                Err(reason)
             }
         }
-        Err(format!("scenario of process '{process}' still unknown"))
+    }
+
+    /// Runs `receive` on a blocking thread; when it names a scenario unknown here, fetches
+    /// it from `peer` (for `process`) and runs it once more.
+    async fn with_scenario(
+        &self,
+        peer: NodeId,
+        process: &str,
+        receive: impl Fn(&Engine) -> Result<Received, EngineError> + Send + Sync + 'static,
+    ) -> Result<Received, EngineError> {
+        let receive = Arc::new(receive);
+        for _ in 0..2 {
+            let (engine, receive) = (self.engine.clone(), receive.clone());
+            let result = tokio::task::spawn_blocking(move || receive(&engine))
+                .await
+                .unwrap_or_else(|e| {
+                    Err(EngineError::Scenario(format!("receive task failed: {e}")))
+                });
+            match result {
+                Err(EngineError::UnknownScenario(scenario)) => {
+                    self.fetch_scenario(peer, &scenario, process).await?;
+                }
+                other => return other,
+            }
+        }
+        Err(EngineError::Scenario(format!(
+            "scenario of process '{process}' still unknown"
+        )))
+    }
+
+    /// Records how late `events`, just committed here, arrived.
+    fn record_arrivals(&self, events: &[Event]) {
+        let now = now().millis();
+        for event in events {
+            let lag = now.saturating_sub(event.timestamp().millis()).max(0);
+            self.peers
+                .record_arrival(now, u32::try_from(lag).unwrap_or(u32::MAX));
+        }
     }
 
     async fn fetch_scenario(
@@ -408,14 +504,16 @@ impl Replicator {
         let mut applied = 0;
         // A chain is fetched in pages; the bound stops a peer that never says "done".
         for _ in 0..10_000 {
-            let head = self
-                .engine
-                .store()
-                .head(process)
+            let engine = self.engine.clone();
+            let id = process.to_string();
+            let (after, since) = tokio::task::spawn_blocking(move || engine.fork_points(&id))
+                .await
+                .map_err(|e| e.to_string())?
                 .map_err(|e| e.to_string())?;
             let request = Request::GetEvents {
                 process: process.to_string(),
-                after: head.map(|h| h.hash),
+                after,
+                since,
             };
             let (events, more) = match self.client.request(peer, request).await {
                 Ok(Response::Events { events, more }) => (events, more),
@@ -442,6 +540,11 @@ impl Replicator {
                 match self.apply(peer, process, event).await {
                     Ok(Received::Applied) => applied += 1,
                     Ok(Received::Duplicate) => {}
+                    Ok(Received::Superseded { .. }) => {
+                        // The sender is on a losing branch; our head will tell it.
+                        self.mark_dirty(process);
+                        return Ok(applied);
+                    }
                     Err(error) => {
                         let reason = error.to_string();
                         self.peers.refused(peer, &reason);
@@ -452,6 +555,8 @@ impl Replicator {
             if !more {
                 break;
             }
+            // A long catch-up (a node back after a long downtime) shows its progress.
+            tracing::info!(%peer, process, events = applied, "catching up: more to fetch");
         }
         if applied > 0 {
             tracing::info!(%peer, process, events = applied, "caught up");
@@ -473,10 +578,7 @@ impl Replicator {
             let heads = tokio::task::spawn_blocking(move || {
                 chunk
                     .iter()
-                    .filter_map(|id| {
-                        let head = engine.store().head(id).ok()??;
-                        Some(SignedHead::sign(&key, id, &head.hash, head.len))
-                    })
+                    .filter_map(|id| own_head(&engine, &key, id))
                     .collect::<Vec<_>>()
             })
             .await
@@ -484,7 +586,11 @@ impl Replicator {
             if heads.is_empty() {
                 continue;
             }
-            if let Err(error) = self.client.request(peer, Request::Heads { heads }).await {
+            let request = Request::Heads {
+                signature: Some(sign_heads(&self.key, &heads)),
+                heads,
+            };
+            if let Err(error) = self.client.request(peer, request).await {
                 tracing::debug!(%peer, %error, "heads not sent");
                 return;
             }
@@ -492,41 +598,76 @@ impl Replicator {
     }
 
     /// Fetches what this node lacks of the heads a peer announced.
-    async fn take_heads(self: &Arc<Self>, peer: NodeId, heads: Vec<SignedHead>) -> Response {
+    async fn take_heads(
+        self: &Arc<Self>,
+        peer: NodeId,
+        heads: Vec<SignedHead>,
+        signature: Option<String>,
+    ) -> Response {
         if heads.len() > MAX_HEADS_PER_MESSAGE {
             return Response::Refused {
                 reason: format!("more than {MAX_HEADS_PER_MESSAGE} heads in one message"),
             };
         }
-        let mut applied = 0u32;
-        for head in heads {
-            if head.signer != peer || !head.verifies() {
-                return Response::Refused {
-                    reason: format!(
+        // Checked and taken in on one blocking thread: a message may carry hundreds.
+        let engine = self.engine.clone();
+        let seen = tokio::task::spawn_blocking(move || {
+            // Signed as a whole, or each head on its own.
+            let whole = signature.is_some_and(|s| heads_verify(&peer, &heads, &s));
+            let mut seen = Vec::with_capacity(heads.len());
+            for head in heads {
+                if head.signer != peer || !(whole || head.verifies()) {
+                    return Err(format!(
                         "the head of process '{}' is not signed by the sender",
                         head.process
-                    ),
-                };
+                    ));
+                }
+                let result = engine.observe_head(&head);
+                seen.push((head, result));
             }
-            let held = self
-                .engine
-                .store()
-                .event_position(&head.process, &head.hash)
-                .ok()
-                .flatten()
-                .is_some();
-            if !held {
-                match self.catch_up(peer, &head.process).await {
-                    Ok(n) => applied += n as u32,
-                    Err(reason) => {
-                        tracing::warn!(%peer, process = %head.process, %reason, "catch-up failed")
+            Ok(seen)
+        })
+        .await
+        .unwrap_or_else(|e| Err(format!("internal error: {e}")));
+        let seen = match seen {
+            Ok(seen) => seen,
+            Err(reason) => return Response::Refused { reason },
+        };
+        let now = now().millis();
+        for (head, result) in seen {
+            let held = match result {
+                Ok(HeadSeen {
+                    known,
+                    changed,
+                    finalized,
+                }) => {
+                    for at in finalized {
+                        let lag = now.saturating_sub(at.millis()).max(0);
+                        self.peers
+                            .record_final(now, u32::try_from(lag).unwrap_or(u32::MAX));
+                    }
+                    if changed {
+                        // Tell the others what is final here now.
+                        self.mark_dirty(&head.process);
+                    }
+                    known
+                }
+                Err(EngineError::NotFound { .. }) => false,
+                Err(error) => {
+                    return Response::Refused {
+                        reason: error.to_string(),
                     }
                 }
+            };
+            if !held {
+                self.clone()
+                    .catch_up_later(peer, head.process.clone(), head.hash.clone());
             }
         }
         Response::Ack {
-            applied,
+            applied: 0,
             duplicates: 0,
+            superseded: 0,
         }
     }
 
@@ -536,6 +677,7 @@ impl Replicator {
         peer: NodeId,
         process: String,
         after: Option<String>,
+        since: Option<String>,
     ) -> Response {
         let engine = self.engine.clone();
         let answer = tokio::task::spawn_blocking(move || -> Result<Response, String> {
@@ -546,13 +688,18 @@ impl Replicator {
                 return Err(format!("{peer} takes no part in process '{process}'"));
             }
             let store = engine.store();
-            let from = match &after {
-                Some(hash) => store
+            // After the asker's head; when that is not in this chain (the asker is on
+            // another branch), after its last final event; else from the start.
+            let mut from = 0;
+            for hash in [&after, &since].into_iter().flatten() {
+                if let Some(p) = store
                     .event_position(&process, hash)
                     .map_err(|e| e.to_string())?
-                    .map_or(0, |p| p + 1),
-                None => 0,
-            };
+                {
+                    from = p + 1;
+                    break;
+                }
+            }
             let mut events = store
                 .events_from(&process, from)
                 .map_err(|e| e.to_string())?;
@@ -595,6 +742,105 @@ impl Replicator {
             },
         }
     }
+}
+
+/// How long the announcer waits after a change to gather more into the same messages.
+const ANNOUNCE_DELAY: Duration = Duration::from_millis(10);
+
+/// How long a node waits before it relays events it received: their author sent them to
+/// every participant, whose heads usually show them by then.
+const RELAY_GRACE: Duration = Duration::from_millis(100);
+
+/// How long a node waits before it fetches what a peer's head shows it lacks: a head is
+/// announced right after the events it names were sent, which are usually still in flight.
+const CATCH_UP_GRACE: Duration = Duration::from_millis(300);
+
+impl Replicator {
+    /// Fetches from `peer` what it holds of `process` up to `hash`, unless that arrives by
+    /// itself within [`CATCH_UP_GRACE`]. One such wait per peer and process at a time.
+    fn catch_up_later(self: Arc<Self>, peer: NodeId, process: String, hash: String) {
+        if !lock(&self.awaited).insert((peer, process.clone())) {
+            return;
+        }
+        tokio::spawn(async move {
+            tokio::time::sleep(CATCH_UP_GRACE).await;
+            lock(&self.awaited).remove(&(peer, process.clone()));
+            let engine = self.engine.clone();
+            let (id, wanted) = (process.clone(), hash);
+            let arrived = tokio::task::spawn_blocking(move || {
+                engine
+                    .store()
+                    .event_position(&id, &wanted)
+                    .ok()
+                    .flatten()
+                    .is_some()
+            })
+            .await
+            .unwrap_or(false);
+            if arrived {
+                return;
+            }
+            if let Err(reason) = self.catch_up(peer, &process).await {
+                tracing::warn!(%peer, %process, %reason, "catch-up failed");
+            }
+        });
+    }
+
+    /// Marks `process` for the next announcement of heads.
+    fn mark_dirty(&self, process: &str) {
+        if lock(&self.dirty).insert(process.to_string()) {
+            self.announce.notify_one();
+        }
+    }
+
+    /// Sends this node's signed heads of the processes marked dirty to their other
+    /// participants, one message per peer.
+    async fn announce_dirty(self: Arc<Self>) {
+        let dirty: Vec<String> = lock(&self.dirty).drain().collect();
+        if dirty.is_empty() {
+            return;
+        }
+        let engine = self.engine.clone();
+        let key = self.key.clone();
+        let heads = tokio::task::spawn_blocking(move || {
+            dirty
+                .iter()
+                .filter_map(|id| own_head(&engine, &key, id))
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap_or_default();
+        let mut per_peer: HashMap<NodeId, Vec<SignedHead>> = HashMap::new();
+        {
+            let shared = lock(&self.shared);
+            for head in heads {
+                for peer in shared.get(&head.process).into_iter().flatten() {
+                    per_peer.entry(*peer).or_default().push(head.clone());
+                }
+            }
+        }
+        for (peer, heads) in per_peer {
+            for chunk in heads.chunks(MAX_HEADS_PER_MESSAGE) {
+                let this = self.clone();
+                let request = Request::Heads {
+                    heads: chunk.to_vec(),
+                    signature: Some(sign_heads(&self.key, chunk)),
+                };
+                tokio::spawn(async move {
+                    if let Err(error) = this.client.request(peer, request).await {
+                        tracing::debug!(%peer, %error, "heads not announced");
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// This node's head of process `id`, with the number of its final events, to be signed
+/// with the others of its message.
+fn own_head(engine: &Engine, key: &NodeKey, id: &str) -> Option<SignedHead> {
+    let (hash, len, final_len) = engine.own_head(id).ok()??;
+    Some(SignedHead::unsigned(key, id, &hash, len, Some(final_len)))
 }
 
 /// Whether the engine holds no event of `process`.

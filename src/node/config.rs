@@ -294,6 +294,12 @@ impl Env {
     fn get(&self, name: &str) -> Option<&str> {
         self.0.get(name).map(String::as_str)
     }
+
+    /// These variables with `name` set to `value`.
+    pub fn with(mut self, name: &str, value: &str) -> Self {
+        self.0.insert(name.to_string(), value.to_string());
+        self
+    }
 }
 
 impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Env {

@@ -33,16 +33,12 @@ pub fn load_or_create(data: &Path) -> Result<(NodeKey, bool), KeyFileError> {
         path: path.clone(),
         source,
     };
-    match std::fs::read_to_string(&path) {
-        Ok(text) => {
+    match load(data)? {
+        Some(key) => {
             warn_if_readable_by_others(&path);
-            let secret: [u8; 32] = hex::decode(text.trim())
-                .ok()
-                .and_then(|b| b.try_into().ok())
-                .ok_or_else(|| KeyFileError::Malformed(path.clone()))?;
-            Ok((NodeKey::from_bytes(&secret), false))
+            Ok((key, false))
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        None => {
             std::fs::create_dir_all(data).map_err(io)?;
             let key = generate();
             let mut options = std::fs::OpenOptions::new();
@@ -55,7 +51,22 @@ pub fn load_or_create(data: &Path) -> Result<(NodeKey, bool), KeyFileError> {
             tracing::info!(node = %key.id(), file = %path.display(), "node key created");
             Ok((key, true))
         }
-        Err(e) => Err(io(e)),
+    }
+}
+
+/// The key in `data`'s key file, or `None` when there is no key file yet. Reads only.
+pub fn load(data: &Path) -> Result<Option<NodeKey>, KeyFileError> {
+    let path = data.join(KEY_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let secret: [u8; 32] = hex::decode(text.trim())
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| KeyFileError::Malformed(path.clone()))?;
+            Ok(Some(NodeKey::from_bytes(&secret)))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(KeyFileError::Io { path, source }),
     }
 }
 
@@ -103,5 +114,12 @@ mod tests {
             load_or_create(dir.path()),
             Err(KeyFileError::Malformed(_))
         ));
+        assert!(matches!(load(dir.path()), Err(KeyFileError::Malformed(_))));
+        let empty = tempfile::tempdir().expect("temp dir");
+        assert!(load(empty.path()).expect("no key file").is_none());
+        assert!(
+            !empty.path().join(KEY_FILE).exists(),
+            "load creates nothing"
+        );
     }
 }

@@ -4,4 +4,5 @@
 
 pub mod config;
 pub mod identity;
+pub mod preflight;
 pub mod server;

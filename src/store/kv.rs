@@ -599,6 +599,48 @@ impl<'a> Prepared<'a> {
     /// Checks that the batch continues the chain as stored in `tx` and writes it. On a
     /// [`Error::Conflict`] nothing has been written.
     fn write(&self, tx: &mut dyn WriteTx) -> Result<()> {
+        let what = format_args!("the head of process '{}'", self.process);
+        let head: Option<Head> = get_json(tx, Table::Heads, self.process.as_bytes(), what)?;
+        self.write_after(tx, head)
+    }
+
+    /// Removes the stored events from position `from` on and writes the batch after the
+    /// ones before (a switch to another branch). Nothing is written when the batch does not
+    /// continue the event at `from - 1`.
+    fn write_replacing(&self, tx: &mut dyn WriteTx, from: u64) -> Result<()> {
+        let process = self.process;
+        let what = format_args!("the head of process '{process}'");
+        let head: Option<Head> = get_json(tx, Table::Heads, process.as_bytes(), what)?;
+        let Some(head) = head.filter(|h| from >= 1 && from <= h.len) else {
+            return Err(Error::InvalidBatch {
+                process: process.to_string(),
+                reason: format!("no stored events to replace from position {from}"),
+            });
+        };
+        let mut kept = None;
+        for position in (from - 1)..head.len {
+            let key = position_key(process, position);
+            let what = format_args!("event {position} of process '{process}'");
+            let event: Event = get_json(tx, Table::Events, &key, what)?.ok_or_else(|| {
+                Error::Corrupt(format!(
+                    "process '{process}': event {position} is missing from the chain"
+                ))
+            })?;
+            if position + 1 == from {
+                kept = Some(Head {
+                    len: from,
+                    hash: event.hash().to_string(),
+                });
+                continue;
+            }
+            tx.delete(Table::Events, &key)?;
+            tx.delete(Table::EventIndex, &pair_key(process, event.hash()))?;
+        }
+        self.write_after(tx, kept)
+    }
+
+    /// Writes the batch after the chain that ends at `head`.
+    fn write_after(&self, tx: &mut dyn WriteTx, head: Option<Head>) -> Result<()> {
         let process = self.process;
         let (Some(first), Some(last)) = (self.batch.events.first(), self.batch.events.last())
         else {
@@ -607,8 +649,6 @@ impl<'a> Prepared<'a> {
                 reason: "a batch needs at least one event".into(),
             });
         };
-        let what = format_args!("the head of process '{process}'");
-        let head: Option<Head> = get_json(tx, Table::Heads, process.as_bytes(), what)?;
         check_continues(process, head.as_ref(), first)?;
 
         let mut len = head.map_or(0, |h| h.len);
@@ -640,6 +680,11 @@ impl<B: Backend> ProcessStore for KvStore<B> {
     fn append(&self, process: &str, batch: AppendBatch) -> Result<()> {
         let prepared = Prepared::new(process, &batch)?;
         self.backend.write(&|tx| prepared.write(tx))
+    }
+
+    fn replace(&self, process: &str, from: u64, batch: AppendBatch) -> Result<()> {
+        let prepared = Prepared::new(process, &batch)?;
+        self.backend.write(&|tx| prepared.write_replacing(tx, from))
     }
 
     fn append_many(&self, batches: Vec<(String, AppendBatch)>) -> Vec<Result<()>> {

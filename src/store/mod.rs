@@ -272,6 +272,12 @@ pub trait ProcessStore {
     /// Fails with [`Error::Conflict`] — writing nothing — when the first event does not
     /// continue the stored chain, or is an instantiate event for a process that exists.
     fn append(&self, process: &str, batch: AppendBatch) -> Result<()>;
+    /// Replaces the events from position `from` (at least 1) on with the batch's, in one
+    /// durable transaction with its view, timer and outbox: the switch of a process to
+    /// another branch after a fork (only events that are not final are ever replaced). The
+    /// batch's first event must name the stored event at `from - 1` as `previous`
+    /// ([`Error::Conflict`] otherwise, writing nothing).
+    fn replace(&self, process: &str, from: u64, batch: AppendBatch) -> Result<()>;
     /// Group commit: the batches of several steps (of one process or many) in one durable
     /// write transaction, applied in order as if by [`ProcessStore::append`] one after the
     /// other, each checked as `append` checks it. Returns one result per batch, in order: a

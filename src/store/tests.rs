@@ -867,6 +867,64 @@ fn concurrent_siblings_one_wins<F: Fixture>() {
     assert_eq!((head.len, head.hash.as_str()), (2, siblings[won[0]].hash()));
 }
 
+/// A switch to another branch: the events from a position on are replaced, the old ones
+/// are gone from the chain and its index, and a batch that does not continue the kept part
+/// changes nothing.
+fn replace_switches_branches<F: Fixture>() {
+    let f = F::new();
+    let store = f.store();
+    let e0 = start(&store, "p", json!({}));
+    let a1 = action(&e0, "a1");
+    let a2 = action(&a1, "a2");
+    store
+        .append("p", batch(vec![a1.clone(), a2.clone()], json!({"n": 2})))
+        .expect("a");
+    let b1 = action(&e0, "b1");
+    let b2 = action(&b1, "b2");
+    // Not continuing the kept event: refused, nothing changes.
+    assert!(matches!(
+        store.replace("p", 1, batch(vec![b2.clone()], json!({"n": 9}))),
+        Err(Error::Conflict { .. })
+    ));
+    assert!(matches!(
+        store.replace("p", 0, batch(vec![b1.clone()], json!({"n": 9}))),
+        Err(Error::InvalidBatch { .. })
+    ));
+    assert!(matches!(
+        store.replace("p", 4, batch(vec![b1.clone()], json!({"n": 9}))),
+        Err(Error::InvalidBatch { .. })
+    ));
+    assert_eq!(store.events("p").expect("p").len(), 3);
+    store
+        .replace("p", 1, batch(vec![b1.clone(), b2.clone()], json!({"n": 3})))
+        .expect("replace");
+    let hashes: Vec<String> = store
+        .events("p")
+        .expect("p")
+        .iter()
+        .map(|e| e.hash().to_string())
+        .collect();
+    assert_eq!(hashes, [e0.hash(), b1.hash(), b2.hash()]);
+    assert_eq!(store.event_position("p", a1.hash()).expect("a1"), None);
+    assert_eq!(store.event_position("p", a2.hash()).expect("a2"), None);
+    assert_eq!(store.event_position("p", b2.hash()).expect("b2"), Some(2));
+    let head = store.head("p").expect("head").expect("p");
+    assert_eq!((head.len, head.hash.as_str()), (3, b2.hash()));
+    assert_eq!(store.view("p").expect("view"), Some(json!({"n": 3})));
+    // A shorter branch: the tail of the longer one is gone too.
+    let c1 = action(&e0, "c1");
+    store
+        .replace("p", 1, batch(vec![c1.clone()], json!({"n": 1})))
+        .expect("shorter");
+    assert_eq!(store.events("p").expect("p").len(), 2);
+    assert_eq!(store.event_position("p", b2.hash()).expect("b2"), None);
+    let d2 = action(&c1, "d2");
+    store
+        .append("p", batch(vec![d2], json!({})))
+        .expect("append after replace");
+    assert_eq!(store.head("p").expect("head").expect("p").len, 3);
+}
+
 fn group_commit<F: Fixture>() {
     let f = F::new();
     let store = f.store();
@@ -1003,6 +1061,10 @@ macro_rules! suite {
             #[test]
             fn group_commit() {
                 super::group_commit::<$fixture>();
+            }
+            #[test]
+            fn replace_switches_branches() {
+                super::replace_switches_branches::<$fixture>();
             }
             #[test]
             fn actor_index_is_rebuilt_from_version_1() {

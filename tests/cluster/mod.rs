@@ -56,19 +56,40 @@ impl NodeSpec {
 
     /// Starts `letsflow serve` (dev mode) connected to `peers`, and waits for `/health`.
     pub async fn start(&self, peers: &[&NodeSpec]) -> Node {
-        let mut command = Command::new(BIN);
+        let peers: Vec<String> = peers.iter().map(|p| p.address()).collect();
+        let listen = format!("/ip4/127.0.0.1/tcp/{}", self.p2p);
+        self.start_at(None, "127.0.0.1", &listen, &peers).await
+    }
+
+    /// Starts `letsflow serve` (dev mode) inside network namespace `netns` (if given), with
+    /// HTTP on `http_ip`, listening for peers on `listen`, dialing the multiaddrs `peers`.
+    pub async fn start_at(
+        &self,
+        netns: Option<&str>,
+        http_ip: &str,
+        listen: &str,
+        peers: &[String],
+    ) -> Node {
+        let mut command = match netns {
+            Some(ns) => {
+                let mut command = Command::new("ip");
+                command.args(["netns", "exec", ns, BIN]);
+                command
+            }
+            None => Command::new(BIN),
+        };
         command
             .arg("serve")
             .arg("--dev")
             .arg("--data")
             .arg(&self.data)
             .arg("--http")
-            .arg(format!("127.0.0.1:{}", self.http))
+            .arg(format!("{http_ip}:{}", self.http))
             .args(["--scenarios", "", "--schemas", ""])
             .arg("--listen")
-            .arg(format!("/ip4/127.0.0.1/tcp/{}", self.p2p));
+            .arg(listen);
         for peer in peers {
-            command.arg("--peer").arg(peer.address());
+            command.arg("--peer").arg(peer);
         }
         let mut child = command
             .env(
