@@ -472,7 +472,8 @@ impl Services {
                 self.done(&entry).await;
                 return Outcome::NotHosted;
             }
-            Err(EngineError::NotFound { .. }) => {
+            Err(error @ EngineError::NotFound { .. }) => {
+                tracing::info!(process = %entry.process, service = %entry.service, %error, "notification no longer owed; dropped");
                 self.done(&entry).await;
                 return Outcome::NotHosted;
             }
@@ -529,12 +530,14 @@ impl Services {
     }
 
     /// Whether this node notifies the service of `entry`: it is not bound to another node.
+    /// `NotFound` when the process is unknown, or the event that owed the notification is
+    /// no longer in its chain (it lost a fork and was replaced).
     async fn hosted_here(&self, entry: &OutboxEntry) -> Result<bool, EngineError> {
-        let Some(me) = self.engine.node_id() else {
-            return Ok(true);
-        };
+        // A node without a key has no peers: everything is hosted here.
+        let me = self.engine.node_id();
         let engine = self.engine.clone();
         let (process, actor) = (entry.process.clone(), format!("service:{}", entry.service));
+        let after = entry.after.clone();
         let host = tokio::task::spawn_blocking(move || {
             let Some(view) = engine.store().view(&process)? else {
                 return Err(EngineError::NotFound {
@@ -542,20 +545,27 @@ impl Services {
                     id: process,
                 });
             };
+            // The event that owed it lost a fork and was replaced: nothing is owed.
+            if engine.store().event_position(&process, &after)?.is_none() {
+                return Err(EngineError::NotFound {
+                    kind: "event",
+                    id: after,
+                });
+            }
             // A process no other node takes part in is hosted here (the stored view says
             // so without loading the process).
             let shared = view
                 .get("participants")
                 .and_then(Value::as_array)
                 .is_some_and(|nodes| nodes.len() > 1);
-            if !shared {
+            if !shared || me.is_none() {
                 return Ok(None);
             }
             engine.read(&process, |p| crate::chain::actor_node(p, &actor))
         })
         .await
         .map_err(|e| EngineError::Store(store::Error::Corrupt(e.to_string())))??;
-        Ok(host.is_none_or(|node| node == me))
+        Ok(host.is_none_or(|node| Some(node) == me))
     }
 
     /// Performs the trigger action with the service's answer.
@@ -672,12 +682,15 @@ impl Services {
     /// Records a delivery: removes the entry, in one write with the deliveries that end
     /// meanwhile (see [`flush_done`]).
     async fn done(&self, entry: &OutboxEntry) {
+        // Through the flusher once `run` has started it; else directly.
+        let flushing = self.done_queue.lock().is_ok_and(|q| q.is_none());
         let (reply, written) = tokio::sync::oneshot::channel();
-        if self
-            .done_sender
-            .send((entry.id.clone(), reply))
-            .await
-            .is_ok()
+        if flushing
+            && self
+                .done_sender
+                .send((entry.id.clone(), reply))
+                .await
+                .is_ok()
             && written.await.is_ok()
         {
             return;
@@ -699,6 +712,52 @@ impl Services {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::process::StepActor;
+    use crate::schema::SchemaRegistry;
+    use crate::store::MemoryStore;
+    use serde_json::{json, Map};
+
+    const ORDER: &str = "title: Order\nactors:\n  client: {}\nactions:\n  order:\n    actor: client\n  confirm:\n    actor: service:robot\nstates:\n  initial:\n    on: order\n    goto: waiting\n  waiting:\n    notify:\n      service: robot\n    on: confirm\n    goto: (done)\n";
+
+    #[tokio::test]
+    async fn a_notification_of_a_replaced_event_is_dropped_not_delivered() {
+        let store: Arc<dyn store::Store> = Arc::new(MemoryStore::new());
+        let engine = Arc::new(Engine::new(store.clone(), SchemaRegistry::new()));
+        let raw = crate::scenario::yaml::from_yaml(ORDER).expect("yaml");
+        let (scenario, _) = engine.add_scenario(&raw, now()).expect("scenario");
+        engine
+            .start(&scenario, "p", Map::new(), now())
+            .expect("start");
+        engine
+            .step("p", "order", &StepActor::key("client"), None, now())
+            .expect("order");
+        // Nothing listens there: a delivery attempt would fail and count an attempt.
+        let configs = config::parse_services(
+            &json!({"robot": {"provider": "webhook", "url": "http://127.0.0.1:9/"}}),
+            "test",
+        )
+        .expect("config");
+        let services = Arc::new(Services::new(engine.clone(), &configs).expect("services"));
+        let owed = store.outbox_of("p").expect("outbox").remove(0);
+        let mut replaced = owed.clone();
+        replaced.after = "0".repeat(64);
+        replaced.id = format!("{}:0", replaced.after);
+        let service = services.services.get("robot").cloned();
+        let outcome = services.deliver(replaced, service.clone()).await;
+        assert_eq!(outcome, Outcome::NotHosted);
+        // The real one is attempted (and fails: nothing listens).
+        let outcome = services.deliver(owed.clone(), service).await;
+        assert_eq!(outcome, Outcome::Retry);
+        let entry = store.outbox_entry(&owed.id).expect("get").expect("entry");
+        assert_eq!(entry.attempts, 1);
+        assert!(
+            entry
+                .last_error
+                .as_deref()
+                .is_some_and(|e| e.starts_with("cannot reach the service: ")),
+            "{entry:?}"
+        );
+    }
 
     #[test]
     fn only_errors_a_retry_can_mend_are_retried() {
