@@ -11,5 +11,6 @@ pub mod node;
 pub mod process;
 pub mod scenario;
 pub mod schema;
+pub mod services;
 pub mod store;
 pub mod testsuite;

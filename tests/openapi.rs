@@ -43,6 +43,8 @@ states:
     on: offer
     goto: deciding
   deciding:
+    notify:
+      service: mailer
     transitions:
       - on: accept
         goto: (accepted)
@@ -330,6 +332,22 @@ async fn every_answer_matches_the_openapi_document() {
         Some(4),
         "instantiate, request, offer, accept (the rejected offer is kept apart)"
     );
+    // Notifications: owed to `mailer` since the offer (no services run here).
+    let (status, process) = api.call("/processes/{id}", get(&at(""), admin)).await;
+    assert_eq!(status, 200);
+    assert_eq!(process["notifications"][0]["service"], "mailer");
+    assert_eq!(process["notifications"][0]["state"], "pending");
+    let notify = "/processes/{id}/notify/{service}";
+    assert_eq!(
+        api.call(notify, post(&at("/notify/mailer"), alice)).await.0,
+        403
+    );
+    assert_eq!(
+        api.call(notify, post(&at("/notify/nobody"), admin)).await.0,
+        404
+    );
+    let (status, retried) = api.call(notify, post(&at("/notify/mailer"), admin)).await;
+    assert_eq!((status, &retried[0]["service"]), (202, &json!("mailer")));
     assert_eq!(
         api.call("/processes/{id}", get("/processes/nope", alice))
             .await

@@ -36,6 +36,8 @@ pub struct ApiKeyView {
     last_used: Option<String>,
     /// Whether it was revoked.
     revoked: bool,
+    /// The service the key is bound to (it acts as actor `service:NAME`).
+    service: Option<String>,
 }
 
 /// Body of `POST /apikey`: the privileges, process restrictions and expiry of a new key.
@@ -59,6 +61,9 @@ pub struct IssueApiKey {
     /// When the key expires (instead of `expirationDays`).
     #[schema(value_type = Option<String>, format = DateTime)]
     expiration: Option<String>,
+    /// Binds the key to a service (a name, without `service:`): it then acts as actor
+    /// `service:NAME`. Needs `process:super`.
+    service: Option<String>,
 }
 
 /// List the API keys (needs `apikey:issue` or `apikey:revoke`).

@@ -64,6 +64,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(processes::list_processes, processes::start_process))
         .routes(routes!(processes::get_process))
         .routes(routes!(processes::step_process))
+        .routes(routes!(processes::retry_notification))
         .routes(routes!(apikeys::list_api_keys, apikeys::issue_api_key))
         .routes(routes!(apikeys::revoke_api_key))
 }

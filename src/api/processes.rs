@@ -427,10 +427,12 @@ pub async fn get_process(
         let (engine, id) = (state.engine.clone(), id.clone());
         blocking(move || {
             let rejected = engine.rejected(&id).unwrap_or_default();
+            let notifications = notifications_of(&engine, &id)?;
             with_visible(&engine, &user, &id, |process| {
                 let mut json = process.to_json();
                 finality::annotate(&engine, process, &mut json);
                 json["rejected"] = Value::Array(rejected);
+                json["notifications"] = notifications;
                 if predict {
                     match process.predict() {
                         Ok(next) => json["next"] = Value::Array(next),
@@ -451,6 +453,66 @@ pub async fn get_process(
     Ok(Reply::ok(json)
         .format(suffix.unwrap_or(accept))
         .header(FINALITY, waited.header()))
+}
+
+/// The notifications owed for process `id`, as `GET /processes/{id}` shows them.
+fn notifications_of(engine: &Engine, id: &str) -> Result<Value> {
+    let entries = engine.store().outbox_of(id).map_err(EngineError::from)?;
+    Ok(Value::Array(entries.iter().map(notification).collect()))
+}
+
+fn notification(entry: &crate::store::OutboxEntry) -> Value {
+    json!({
+        "id": entry.id,
+        "service": entry.service,
+        "state": entry.state,
+        "attempts": entry.attempts,
+        "status": entry.status,
+        "nextAttempt": entry.next_attempt.to_iso(),
+        "lastError": entry.last_error,
+    })
+}
+
+/// Deliver the notifications of the process owed to a service now: pending ones at once,
+/// failed (parked) ones once more. Answers 202 with them; delivery happens in the
+/// background (`GET /processes/{id}` shows how it went).
+#[utoipa::path(
+    post, path = "/processes/{id}/notify/{service}", tag = "process",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "Process id"),
+        ("service" = String, Path, description = "Service name (without `service:`)"),
+    ),
+    responses(
+        (status = 202, description = "The notifications to be delivered now", body = Vec<schemas::Notification>),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Missing privilege `process:super`", body = ErrorBody),
+        (status = 404, description = "Unknown process, or nothing owed to that service", body = ErrorBody),
+    )
+)]
+pub async fn retry_notification(
+    State(state): State<AppState>,
+    user: User,
+    Path((id, service)): Path<(String, String)>,
+) -> Result<Response> {
+    user.require("process:super")?;
+    let engine = state.engine.clone();
+    let at = now();
+    let retried = blocking(move || {
+        with_visible(&engine, &user, &id, |_| Ok(()))?;
+        let retried = engine.retry_notifications(&id, &service, at)?;
+        if retried.is_empty() {
+            return Err(ApiError::NotFound {
+                kind: "Notification",
+                id: format!("{id}/notify/{service}"),
+            });
+        }
+        tracing::info!(process = %id, %service, count = retried.len(), "notifications retried by hand");
+        Ok(retried)
+    })
+    .await?;
+    let list = Value::Array(retried.iter().map(notification).collect());
+    Ok((StatusCode::ACCEPTED, axum::Json(list)).into_response())
 }
 
 /// Perform an action. The body is the response (JSON or YAML; empty: no response). The
@@ -688,8 +750,13 @@ fn participates(user: &User, actors: &Value) -> bool {
     if identified(user) {
         is_actor(actors, user)
     } else {
-        user.key.is_some() && user.can("process:super")
+        user.key.is_some() && (user.can("process:super") || service_of(user).is_some())
     }
+}
+
+/// The service an API key is bound to: it acts as actor `service:NAME` only.
+fn service_of(user: &User) -> Option<&str> {
+    user.key.as_ref().and_then(|k| k.service.as_deref())
 }
 
 /// Whether the caller's restrictions let it use the process at all: its scenario is
@@ -789,6 +856,16 @@ fn resolve_actor(
     user: &User,
     as_actor: Option<&str>,
 ) -> Result<String> {
+    if let Some(service) = service_of(user) {
+        let key = format!("service:{service}");
+        if as_actor.is_some_and(|a| !a.is_empty() && a != key) {
+            return Err(ApiError::NotAnActor {
+                action: action.to_string(),
+                reasons: vec![format!("The API key acts as '{key}' only")],
+            });
+        }
+        return Ok(key);
+    }
     if let Some(key) = as_actor.filter(|k| !k.is_empty()) {
         // A person does not speak for a service (unless they may do anything).
         if key.starts_with("service:") && identified(user) && !user.can("process:super") {

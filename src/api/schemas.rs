@@ -63,6 +63,9 @@ pub struct Process {
     /// `{timestamp, action, actor, response, errors}`.
     #[schema(value_type = Option<Vec<Object>>)]
     rejected: Option<Vec<Value>>,
+    /// Notifications this node still owes services for the process, pending or parked as
+    /// failed (delivered ones are gone).
+    notifications: Option<Vec<Notification>>,
     /// With `?predict=true`: the states the process will likely pass through.
     next: Option<Vec<PredictedState>>,
     /// With `?predict=true`, when the prediction failed: why (instead of `next`).
@@ -383,4 +386,28 @@ pub struct Warning {
     line: Option<u64>,
     /// Column of the key in a YAML body.
     column: Option<u64>,
+}
+
+/// A notification owed to a service (SPEC 7): pending (delivered when `nextAttempt` comes)
+/// or failed (parked after the last attempt, or after an answer that could not be applied;
+/// `POST /processes/{id}/notify/{service}` tries it again).
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Notification {
+    /// The message id, the same on every attempt: `{event hash}:{n}`.
+    id: String,
+    /// The service.
+    service: String,
+    /// `pending` or `failed`.
+    #[schema(pattern = "^(pending|failed)$")]
+    state: String,
+    /// Failed attempts so far.
+    attempts: u32,
+    /// The HTTP status of the last answer (webhooks), when there was one.
+    status: Option<u16>,
+    /// When it is delivered next (for a failed one: when it was due last).
+    #[schema(format = "date-time")]
+    next_attempt: String,
+    /// Why the last attempt failed, or why the answer was not applied.
+    last_error: Option<String>,
 }

@@ -42,6 +42,9 @@ pub(crate) enum BenchCommand {
     /// Three nodes (separate processes) on loopback sharing processes: replicated steps/s,
     /// arrival latency at the other nodes, and the cost of signing and verifying an event.
     P2p(super::bench_p2p::P2pArgs),
+    /// Notifications delivered per second to a local webhook receiver, and the delay from
+    /// the commit that owes one to its delivery (p50/p99).
+    Services(super::bench_services::ServicesArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -81,6 +84,13 @@ impl BenchCommand {
                 }
             },
             BenchCommand::P2p(args) => match args.run() {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            },
+            BenchCommand::Services(args) => match args.run() {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("error: {e:#}");

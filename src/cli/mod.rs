@@ -4,6 +4,7 @@
 
 mod bench;
 mod bench_p2p;
+mod bench_services;
 mod health;
 mod init;
 mod keygen;

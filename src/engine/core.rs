@@ -70,6 +70,16 @@ pub enum EngineError {
     /// An event received from a peer names a scenario this node does not hold yet.
     #[error("scenario '{0}' is unknown here; fetch it first")]
     UnknownScenario(String),
+    /// A service answered a notification owed since an event the process has moved past.
+    #[error("process '{process}' has moved on since the notification (it was owed after event {after}, the last event is {head})")]
+    MovedOn {
+        /// The process.
+        process: String,
+        /// The event the notification was owed after.
+        after: String,
+        /// The process's last event now.
+        head: String,
+    },
     /// The committer thread could not be started.
     #[error("cannot start the committer thread: {0}")]
     Committer(#[source] std::io::Error),
@@ -146,6 +156,8 @@ pub struct Engine {
     /// Group commit; `None`: each step commits on its own, on the caller's thread.
     committer: Option<Committer>,
     timers: Arc<TimerWake>,
+    /// Told of every notification a commit owes, so the services can deliver at once.
+    outbox: Arc<TimerWake>,
     /// The node's key: it signs every event the node authors. `None`: events stay unsigned
     /// (an embedded engine without peers).
     key: Option<Arc<NodeKey>>,
@@ -206,6 +218,7 @@ impl Engine {
             cache_capacity: DEFAULT_CACHE_CAPACITY,
             committer: None,
             timers: Arc::new(TimerWake::new()),
+            outbox: Arc::new(TimerWake::new()),
             key: None,
             appended: None,
             rejected_kept: DEFAULT_REJECTED_KEPT,
@@ -273,6 +286,11 @@ impl Engine {
     /// Told of every timer a commit sets, so a timer loop can wake up early.
     pub fn timer_wake(&self) -> &Arc<TimerWake> {
         &self.timers
+    }
+
+    /// Told of every notification a commit owes, so a delivery loop can wake up early.
+    pub fn outbox_wake(&self) -> &Arc<TimerWake> {
+        &self.outbox
     }
 
     /// The store.
@@ -438,6 +456,83 @@ impl Engine {
             }
         }
         result
+    }
+
+    /// Service `service` answered the notification owed since event `after` of process
+    /// `id` with `response`: its notify entry's `trigger` action is performed as actor
+    /// `service:NAME` through the one write path (SPEC 2.9). Refused with
+    /// [`EngineError::MovedOn`] when the process has moved past `after` (the answer came
+    /// too late, or was applied before a restart), with a process error when the state has
+    /// no trigger for the service. A rejected step is kept as a rejected attempt, as a
+    /// user's is, and its outcome tells why.
+    pub fn service_response(
+        &self,
+        id: &str,
+        service: &str,
+        after: &str,
+        response: Value,
+        at: Timestamp,
+    ) -> Result<StepOutcome> {
+        let mut rejected = None;
+        let result = self.with_process(
+            id,
+            |process| {
+                let head = process.last_event().hash().to_string();
+                if head != after {
+                    return Err(EngineError::MovedOn {
+                        process: process.id().to_string(),
+                        after: after.to_string(),
+                        head,
+                    });
+                }
+                self.check_own_actor(process, &format!("service:{service}"))?;
+                let before = process.events().len();
+                let at = at.max(process.last_event().timestamp());
+                let outcome = process.service_response(service, response, at)?;
+                if outcome.skipped {
+                    rejected = process.discard_rejected();
+                }
+                let moved = !outcome.skipped;
+                Ok((outcome, before, moved))
+            },
+            |_| (),
+        );
+        if let Some(attempt) = rejected {
+            let entry = super::rejected::entry(&attempt);
+            if let Err(error) = self.store.push_rejected(id, &entry, self.rejected_kept) {
+                tracing::warn!(process = %id, %error, "rejected attempt not kept");
+            }
+        }
+        result.map(|(outcome, ())| outcome)
+    }
+
+    /// The notifications of process `id` owed to `service` (pending or failed), made due
+    /// at `at` again and pending (a failed one gets one more attempt); the delivery loop
+    /// is woken. Returns them (none when nothing is owed to that service).
+    pub fn retry_notifications(
+        &self,
+        id: &str,
+        service: &str,
+        at: Timestamp,
+    ) -> Result<Vec<OutboxEntry>> {
+        let mut retried = Vec::new();
+        for mut entry in self.store.outbox_of(id)? {
+            if entry.service != service {
+                continue;
+            }
+            entry.state = store::OutboxState::Pending;
+            entry.next_attempt = at;
+            match self.store.outbox_update(&entry) {
+                // Delivered meanwhile.
+                Err(store::Error::NotFound { .. }) => continue,
+                other => other?,
+            }
+            retried.push(entry);
+        }
+        if !retried.is_empty() {
+            self.outbox.scheduled(at);
+        }
+        Ok(retried)
     }
 
     /// The rejected attempts kept for process `id`, oldest first.
@@ -645,12 +740,16 @@ impl Engine {
                     message: m.message,
                     attempts: 0,
                     next_attempt: process.current_timestamp().plus_seconds(m.after),
+                    state: store::OutboxState::Pending,
+                    status: None,
+                    last_error: None,
                 })
                 .collect()
         } else {
             vec![]
         };
         let timer = timer_of(process);
+        let owed = outbox.iter().map(|o| o.next_attempt).min();
         let delivery = self.appended.as_ref().map(|sender| {
             (
                 sender,
@@ -678,6 +777,9 @@ impl Engine {
         self.refresh_finality(process);
         if let Some(at) = timer {
             self.timers.scheduled(at);
+        }
+        if let Some(at) = owed {
+            self.outbox.scheduled(at);
         }
         if let Some((sender, appended)) = delivery {
             // Only shared processes travel; a full channel is caught up by the head exchange.

@@ -539,3 +539,98 @@ states:
         assert_eq!(b.engine.store().events("p").expect("events").len(), 4);
     }
 }
+
+/// A service confirms through its notify trigger (a data function of the response).
+const SERVICE: &str = r#"
+title: Service
+actors:
+  client: {}
+actions:
+  order:
+    actor: client
+  confirm:
+    actor: service:robot
+  refuse:
+    actor: service:robot
+states:
+  initial:
+    on: order
+    goto: waiting
+  waiting:
+    notify:
+      service: robot
+      trigger: !ref "current.response.ok && 'confirm' || 'refuse'"
+    transitions:
+      - on: confirm
+        goto: (confirmed)
+      - on: refuse
+        goto: (refused)
+"#;
+
+#[test]
+fn a_service_answer_steps_only_the_state_it_was_sent_for() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let engine = Engine::new(store.clone(), SchemaRegistry::new());
+    let raw = from_yaml(SERVICE).expect("yaml");
+    let (scenario, _) = engine.add_scenario(&raw, t(0.0)).expect("add scenario");
+    engine
+        .start(&scenario, "p1", Map::new(), t(0.0))
+        .expect("start");
+    engine
+        .step("p1", "order", &StepActor::key("client"), None, t(1.0))
+        .expect("order");
+    let owed = store.outbox_of("p1").expect("outbox").remove(0);
+    assert_eq!(owed.service, "robot");
+    // An answer for an earlier event is refused: the process has moved on since.
+    let first = store.events("p1").expect("events")[0].hash().to_string();
+    let err = engine
+        .service_response("p1", "robot", &first, json!({"ok": true}), t(2.0))
+        .expect_err("moved on");
+    assert!(matches!(err, EngineError::MovedOn { .. }), "{err}");
+    // The trigger is evaluated with the response.
+    let outcome = engine
+        .service_response("p1", "robot", &owed.after, json!({"ok": false}), t(2.0))
+        .expect("applied");
+    assert!(!outcome.skipped, "{:?}", outcome.errors);
+    let process = engine.process("p1").expect("process");
+    assert_eq!(process.current_key(), "(refused)");
+    let last = process.to_json()["events"][2].clone();
+    assert_eq!(last["actor"]["key"], "service:robot");
+    assert_eq!(last["response"], json!({"ok": false}));
+    // The same answer again: moved on, nothing stepped twice.
+    let err = engine
+        .service_response("p1", "robot", &owed.after, json!({"ok": false}), t(3.0))
+        .expect_err("moved on");
+    assert!(matches!(err, EngineError::MovedOn { .. }), "{err}");
+    assert_eq!(store.events("p1").expect("events").len(), 3);
+}
+
+#[test]
+fn retrying_notifications_by_hand_makes_them_pending_and_due() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let (engine, scenario) = new_engine(store.clone());
+    engine
+        .start(&scenario, "p1", Map::new(), t(0.0))
+        .expect("start");
+    let client = StepActor::key("client");
+    engine
+        .step("p1", "submit", &client, Some(json!({"amount": 10})), t(1.0))
+        .expect("submit");
+    let mut entry = store.outbox_of("p1").expect("outbox").remove(0);
+    entry.state = crate::store::OutboxState::Failed;
+    entry.attempts = 10;
+    store.outbox_update(&entry).expect("park");
+    assert!(store.due_outbox(t(100.0), 10).expect("due").is_empty());
+    assert!(engine
+        .retry_notifications("p1", "other", t(50.0))
+        .expect("retry")
+        .is_empty());
+    let retried = engine
+        .retry_notifications("p1", "mailer", t(50.0))
+        .expect("retry");
+    assert_eq!(retried.len(), 1);
+    assert_eq!(retried[0].state, crate::store::OutboxState::Pending);
+    assert_eq!(retried[0].attempts, 10);
+    let due = store.due_outbox(t(50.0), 10).expect("due");
+    assert_eq!(due, retried);
+}

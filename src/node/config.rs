@@ -113,6 +113,9 @@ pub enum ConfigError {
     /// The settings do not fit together.
     #[error("{0}")]
     Conflict(String),
+    /// A service setting (`services.NAME.…`) cannot be used.
+    #[error(transparent)]
+    Service(#[from] crate::services::config::ConfigError),
 }
 
 fn in_section(key: &str) -> String {
@@ -207,6 +210,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Peer-to-peer settings.
     pub p2p: P2pConfig,
+    /// The services notified by processes (`services:`, `LETSFLOW_SERVICES`). Default none.
+    pub services: Vec<crate::services::config::ServiceConfig>,
     /// Things worth a warning that do not stop the node (unknown `LETSFLOW_*` variables).
     pub warnings: Vec<String>,
 }
@@ -369,9 +374,11 @@ pub mod vars {
     pub const SYNC_INTERVAL: &str = "LETSFLOW_SYNC_INTERVAL";
     /// How far a received event may be ahead of this node's clock.
     pub const MAX_CLOCK_SKEW: &str = "LETSFLOW_MAX_CLOCK_SKEW";
+    /// `services` (a JSON map of service name to settings).
+    pub const SERVICES: &str = "LETSFLOW_SERVICES";
 
     /// Every variable of the node configuration.
-    pub const ALL: [&str; 30] = [
+    pub const ALL: [&str; 31] = [
         CONFIG,
         DATA,
         HTTP,
@@ -402,6 +409,7 @@ pub mod vars {
         MDNS,
         SYNC_INTERVAL,
         MAX_CLOCK_SKEW,
+        SERVICES,
     ];
 
     /// `LETSFLOW_*` variables read by other parts of the program (not warned about).
@@ -454,6 +462,7 @@ struct Layer {
     mdns: Option<Sourced<String>>,
     sync_interval: Option<Sourced<Value>>,
     clock_skew: Option<Sourced<Value>>,
+    services: Option<Sourced<Value>>,
 }
 
 impl Layer {
@@ -489,6 +498,7 @@ impl Layer {
             mdns: self.mdns.or(lower.mdns),
             sync_interval: self.sync_interval.or(lower.sync_interval),
             clock_skew: self.clock_skew.or(lower.clock_skew),
+            services: self.services.or(lower.services),
         }
     }
 }
@@ -571,6 +581,10 @@ fn env_layer(env: &Env) -> Layer {
         mdns: text(vars::MDNS),
         sync_interval: json(vars::SYNC_INTERVAL, |s| Value::String(s.to_string())),
         clock_skew: json(vars::MAX_CLOCK_SKEW, |s| Value::String(s.to_string())),
+        // Not JSON: kept as text so that the check below names it.
+        services: json(vars::SERVICES, |s| {
+            serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.to_string()))
+        }),
     }
 }
 
@@ -755,6 +769,7 @@ fn file_layer(path: &Path) -> Result<Layer> {
         cache_processes: top.text("cacheProcesses")?,
         cors_origins: top.value("corsOrigins"),
         book: top.value("peers"),
+        services: top.value("services"),
         ..Layer::default()
     };
     if let Some(mut p2p) = top.section("p2p")? {
@@ -1067,6 +1082,16 @@ impl Config {
 
     fn resolve(layer: Layer, base: &Path) -> Result<Config> {
         let p2p = resolve_p2p(&layer)?;
+        let services = match &layer.services {
+            None => Vec::new(),
+            Some(s) => {
+                let origin = match &s.source {
+                    Source::File { path, .. } => path.display().to_string(),
+                    other => other.to_string(),
+                };
+                crate::services::config::parse_services(&s.value, &origin)?
+            }
+        };
         let storage = match &layer.storage {
             None => StorageKind::Redb,
             Some(s) => StorageKind::parse(&s.value).ok_or_else(|| {
@@ -1268,6 +1293,7 @@ impl Config {
             cors_origins,
             auth,
             p2p,
+            services,
             warnings: Vec::new(),
         })
     }
@@ -1613,7 +1639,7 @@ mod tests {
         assert!(matches!(&e, ConfigError::UnknownKey { key, .. } if key == "htp"));
         assert!(
             text.ends_with("c.yaml: unknown key 'htp' (known keys: data, http, scenarios, \
-                 schemas, dev, storage, bodyLimit, yamlBodyLimit, name, log, logFormat, timerInterval, cacheProcesses, corsOrigins, peers, p2p, commit, auth)"),
+                 schemas, dev, storage, bodyLimit, yamlBodyLimit, name, log, logFormat, timerInterval, cacheProcesses, corsOrigins, peers, services, p2p, commit, auth)"),
             "{text}"
         );
         let (e, text) = place.error(

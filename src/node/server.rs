@@ -14,6 +14,7 @@ use crate::engine::{Engine, EngineError};
 use crate::net::sync::{Replicator, SyncSettings};
 use crate::net::{self, BookEntry, NetError, Network, Peers, SwarmSettings};
 use crate::schema::{SchemaError, SchemaRegistry, ValidationError};
+use crate::services::Services;
 use crate::store::{self, MemoryStore, RedbStore, Store};
 use axum::serve::ListenerExt;
 use axum::Router;
@@ -86,6 +87,9 @@ pub enum ServeError {
     /// The HTTP server failed.
     #[error("HTTP server: {0}")]
     Http(#[source] std::io::Error),
+    /// A configured service cannot be set up.
+    #[error(transparent)]
+    Services(#[from] crate::services::StartError),
     /// The async runtime cannot be started.
     #[error("cannot start the async runtime: {0}")]
     Runtime(#[source] std::io::Error),
@@ -133,7 +137,12 @@ pub struct Node {
     peers: Arc<Peers>,
     p2p: P2pConfig,
     appended: Option<tokio::sync::mpsc::Receiver<Appended>>,
+    services: Arc<Services>,
 }
+
+/// How long deliveries to services in flight may take to finish after a shutdown signal
+/// (an unfinished one is delivered again after a restart).
+const SERVICES_GRACE: Duration = Duration::from_secs(5);
 
 /// Events committed but not yet handed to the network, at most (beyond, the head exchange
 /// delivers them).
@@ -290,6 +299,7 @@ impl Node {
             Some(folder) => load_scenarios(&engine, folder)?.len(),
             None => 0,
         };
+        let services = Arc::new(Services::new(engine.clone(), &config.services)?);
         let auth = Auth::new(config.auth.clone(), config.dev, store)?;
         let state = AppState {
             engine: engine.clone(),
@@ -306,6 +316,7 @@ impl Node {
             peers,
             p2p: config.p2p.clone(),
             appended: Some(appended),
+            services,
         })
     }
 
@@ -401,6 +412,11 @@ impl Node {
     ) -> Result<(), ServeError> {
         let (stop_timers, timers_stopped) = watch::channel(false);
         let network = self.start_network(&timers_stopped)?;
+        let services_task = tokio::spawn(
+            self.services
+                .clone()
+                .run(timers_stopped.clone(), SERVICES_GRACE),
+        );
         let timer_task = tokio::spawn(timers::run(
             self.engine.clone(),
             self.timer_interval,
@@ -434,6 +450,9 @@ impl Node {
         let _ = stop_timers.send(true);
         if let Err(e) = timer_task.await {
             tracing::error!(error = %e, "the timer loop failed");
+        }
+        if let Err(e) = services_task.await {
+            tracing::error!(error = %e, "the services loop failed");
         }
         for task in network {
             if let Err(e) = task.await {
@@ -520,6 +539,7 @@ pub fn run(config: Config) -> Result<(), ServeError> {
             storage = %config.storage,
             data = %config.data.display(),
             scenarios = node.scenarios,
+            services = ?node.services.names(),
             read_only = config.scenarios.is_some(),
             "node started"
         );

@@ -6,8 +6,9 @@
 //! are milliseconds as `i64` with the sign bit flipped, big-endian. Values are JSON.
 
 use super::{
-    ApiKey, ApiKeyStore, AppendBatch, Error, Head, OutboxEntry, OutboxStore, ProcessIds,
-    ProcessStore, RejectedStore, Result, ScenarioRecord, ScenarioStore, TimerStore, STORE_VERSION,
+    ApiKey, ApiKeyStore, AppendBatch, Error, Head, OutboxEntry, OutboxState, OutboxStore,
+    ProcessIds, ProcessStore, RejectedStore, Result, ScenarioRecord, ScenarioStore, TimerStore,
+    STORE_VERSION,
 };
 use crate::process::{Event, Timestamp};
 use serde::de::DeserializeOwned;
@@ -445,11 +446,14 @@ fn write_outbox(tx: &mut dyn WriteTx, entry: &OutboxEntry) -> Result<()> {
     if let Some(old) = old {
         tx.delete(Table::OutboxDue, &time_key(old.next_attempt, &old.id))?;
     }
-    tx.put(
-        Table::OutboxDue,
-        &time_key(entry.next_attempt, &entry.id),
-        &[],
-    )?;
+    // A failed (parked) entry is listed but never due.
+    if entry.state == OutboxState::Pending {
+        tx.put(
+            Table::OutboxDue,
+            &time_key(entry.next_attempt, &entry.id),
+            &[],
+        )?;
+    }
     put_json(tx, Table::Outbox, entry.id.as_bytes(), entry)
 }
 
@@ -926,6 +930,34 @@ impl<B: Backend> OutboxStore for KvStore<B> {
                 })?;
             tx.delete(Table::OutboxDue, &time_key(entry.next_attempt, id))?;
             tx.delete(Table::Outbox, id.as_bytes())
+        })
+    }
+
+    fn outbox_done_many(&self, ids: &[String]) -> Result<()> {
+        self.backend.write(&|tx| {
+            for id in ids {
+                let what = format_args!("outbox entry '{id}'");
+                let entry: Option<OutboxEntry> = get_json(tx, Table::Outbox, id.as_bytes(), what)?;
+                if let Some(entry) = entry {
+                    tx.delete(Table::OutboxDue, &time_key(entry.next_attempt, id))?;
+                    tx.delete(Table::Outbox, id.as_bytes())?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn outbox_update(&self, entry: &OutboxEntry) -> Result<()> {
+        self.backend.write(&|tx| {
+            let what = format_args!("outbox entry '{}'", entry.id);
+            let old: Option<OutboxEntry> = get_json(tx, Table::Outbox, entry.id.as_bytes(), what)?;
+            if old.is_none() {
+                return Err(Error::NotFound {
+                    kind: "outbox entry",
+                    id: entry.id.clone(),
+                });
+            }
+            write_outbox(tx, entry)
         })
     }
 

@@ -174,6 +174,28 @@ pub struct OutboxEntry {
     pub attempts: u32,
     /// Not to be delivered before this time.
     pub next_attempt: Timestamp,
+    /// Pending (delivered when due) or failed (parked: never delivered again unless retried
+    /// by hand). Entries written before the state existed are pending.
+    #[serde(default)]
+    pub state: OutboxState,
+    /// What the last attempt got: the HTTP status of a webhook's answer, when there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Why the last attempt failed, or why the service's answer was not applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+/// The state of an [`OutboxEntry`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutboxState {
+    /// Delivered at `next_attempt` (and retried after failures).
+    #[default]
+    Pending,
+    /// Parked after too many failed attempts, or after an answer that could not be applied:
+    /// listed, but delivered again only when retried by hand.
+    Failed,
 }
 
 /// Who issued an API key: the key acts on their behalf and never beyond them.
@@ -223,6 +245,9 @@ pub struct ApiKey {
     /// for nobody, so only one holding `process:super` still reaches processes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer: Option<KeyIssuer>,
+    /// The service the key is bound to: its steps are those of actor `service:NAME`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
 }
 
 /// Process ids, in id order.
@@ -303,9 +328,15 @@ pub trait OutboxStore {
     fn outbox_of(&self, process: &str) -> Result<Vec<OutboxEntry>>;
     /// Removes a delivered entry ([`Error::NotFound`] when it is unknown).
     fn outbox_done(&self, id: &str) -> Result<()>;
+    /// Removes delivered entries in one write transaction; unknown ids are skipped.
+    fn outbox_done_many(&self, ids: &[String]) -> Result<()>;
     /// Records a failed delivery: one more attempt, next try at `next_attempt`. Returns the
     /// updated entry.
     fn outbox_retry(&self, id: &str, next_attempt: Timestamp) -> Result<OutboxEntry>;
+    /// Replaces a stored entry (attempts, next attempt, state, status, last error); a
+    /// failed entry leaves the due list, a pending one is due at its `next_attempt`
+    /// ([`Error::NotFound`] when it is unknown: it was delivered meanwhile).
+    fn outbox_update(&self, entry: &OutboxEntry) -> Result<()>;
 }
 
 /// API keys by id, findable by the hash of their token.

@@ -115,11 +115,15 @@ fn outbox(process: &str, after: &Event, n: u32, service: &str, at: Timestamp) ->
         message: json!({"n": n}),
         attempts: 0,
         next_attempt: at,
+        state: OutboxState::Pending,
+        status: None,
+        last_error: None,
     }
 }
 
 fn api_key(id: &str, hash: &str) -> ApiKey {
     ApiKey {
+        service: None,
         id: id.into(),
         name: Some(format!("key {id}")),
         hash: hash.into(),
@@ -541,6 +545,68 @@ fn timers<F: Fixture>() {
         .map(|(_, p)| p)
         .collect();
     assert_eq!(due, ["early", "late", "a", "b"]);
+}
+
+fn outbox_parking<F: Fixture>() {
+    let f = F::new();
+    let store = f.store();
+    let e0 = instantiate("p");
+    store
+        .append(
+            "p",
+            AppendBatch {
+                outbox: vec![
+                    outbox("p", &e0, 0, "mail", ts(100)),
+                    outbox("p", &e0, 1, "hook", ts(200)),
+                ],
+                ..batch(vec![e0.clone()], json!({}))
+            },
+        )
+        .expect("append");
+    let due = |now| -> Vec<String> {
+        store
+            .due_outbox(now, 10)
+            .expect("due")
+            .into_iter()
+            .map(|o| o.service)
+            .collect()
+    };
+    let mail = format!("{}:0", e0.hash());
+    let mut parked = store.outbox_entry(&mail).expect("get").expect("entry");
+    parked.attempts = 5;
+    parked.state = OutboxState::Failed;
+    parked.status = Some(503);
+    parked.last_error = Some("HTTP 503".into());
+    store.outbox_update(&parked).expect("park");
+    // Parked: listed, never due.
+    assert_eq!(due(ts(10_000)), ["hook"]);
+    assert_eq!(store.outbox_of("p").expect("of"), {
+        let mut hook = outbox("p", &e0, 1, "hook", ts(200));
+        hook.message = json!({"n": 1});
+        vec![parked.clone(), hook]
+    });
+    // Retried by hand: pending again, due at the time given.
+    parked.state = OutboxState::Pending;
+    parked.next_attempt = ts(50);
+    store.outbox_update(&parked).expect("unpark");
+    assert_eq!(due(ts(10_000)), ["mail", "hook"]);
+    assert_eq!(due(ts(60)), ["mail"]);
+    assert_eq!(
+        store.outbox_entry(&mail).expect("get"),
+        Some(parked.clone())
+    );
+    store
+        .outbox_done_many(&[mail.clone(), "missing".into()])
+        .expect("done");
+    assert_eq!(store.outbox_entry(&mail).expect("get"), None);
+    assert!(matches!(
+        store.outbox_update(&parked),
+        Err(Error::NotFound {
+            kind: "outbox entry",
+            ..
+        })
+    ));
+    assert_eq!(due(ts(10_000)), ["hook"]);
 }
 
 fn outbox_delivery<F: Fixture>() {
@@ -967,6 +1033,11 @@ macro_rules! suite {
             fn timers() {
                 super::timers::<$fixture>();
             }
+            #[test]
+            fn outbox_parking() {
+                super::outbox_parking::<$fixture>();
+            }
+
             #[test]
             fn outbox_delivery() {
                 super::outbox_delivery::<$fixture>();

@@ -51,6 +51,8 @@ pub struct KeyOrigin {
     pub expiration: Option<Timestamp>,
     /// How many keys are above it in the chain that issued it (0 for a key a user issued).
     pub depth: usize,
+    /// The service the key is bound to: it acts as actor `service:NAME` only.
+    pub service: Option<String>,
 }
 
 /// `lastUsed` is rewritten at most this often (seconds), so that a busy key doesn't cost a
@@ -76,6 +78,10 @@ pub struct ApiKeyRequest {
     /// When the key expires.
     #[serde(default)]
     pub expiration: Option<Timestamp>,
+    /// Binds the key to a service: it acts as actor `service:NAME` (issuing one takes
+    /// `process:super`; a key issued by a service key is bound to the same service).
+    #[serde(default)]
+    pub service: Option<String>,
 }
 
 /// One process restriction: a field that is given must match.
@@ -210,6 +216,32 @@ pub(super) fn new_key(
     }
     let privileges = privileges::union([&req.privileges]);
 
+    // A person does not speak for a service: only a holder of `process:super` binds a key
+    // to one; a key bound to a service passes it on.
+    let inherited = by.key.as_ref().and_then(|k| k.service.clone());
+    let service = match (req.service.map(|s| s.trim().to_string()), inherited) {
+        (Some(asked), Some(own)) if asked != own => {
+            return Err(AuthError::Forbidden(format!(
+                "a key bound to service '{own}' can only issue keys for that service"
+            )))
+        }
+        (_, Some(own)) => Some(own),
+        (Some(asked), None) => {
+            if asked.is_empty() || asked.contains(char::is_whitespace) || asked.contains(':') {
+                return Err(AuthError::InvalidRequest(format!(
+                    "'{asked}' is not a service name (one word, without 'service:')"
+                )));
+            }
+            if !by.can("process:super") {
+                return Err(AuthError::Forbidden(
+                    "binding an API key to a service requires the 'process:super' privilege".into(),
+                ));
+            }
+            Some(asked)
+        }
+        (None, None) => None,
+    };
+
     // An empty list of restrictions is no restriction.
     let requested = match req.processes {
         Some(ProcessRestrictions::Any(list)) if list.is_empty() => Value::Null,
@@ -290,6 +322,7 @@ pub(super) fn new_key(
         revoked: false,
         issued: now,
         issuer: Some(issuer),
+        service,
     };
     Ok((key, token))
 }
@@ -307,7 +340,8 @@ pub(super) fn user_of(key: &ApiKey, depth: usize) -> User {
         info.insert("name".into(), Value::String(name.clone()));
     }
     let application = privileges::grants(&key.privileges, "process:super");
-    let (id, roles) = match (&key.issuer, application) {
+    // A key bound to a service is an application too: it acts as the service, for nobody.
+    let (id, roles) = match (&key.issuer, application || key.service.is_some()) {
         (Some(issuer), false) => (issuer.user.clone(), issuer.roles.clone()),
         _ => (None, Vec::new()),
     };
@@ -322,6 +356,7 @@ pub(super) fn user_of(key: &ApiKey, depth: usize) -> User {
             issuer: key.issuer.clone(),
             expiration: key.expiration,
             depth,
+            service: key.service.clone(),
         }),
     }
 }
