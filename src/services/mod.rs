@@ -230,6 +230,20 @@ pub enum Outcome {
     Parked,
 }
 
+/// Who notifies a service of an entry, and when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hosting {
+    /// This node, now.
+    Here,
+    /// This node, once the event that owed it is final.
+    NotFinal,
+    /// Another node: this node's copy is dropped.
+    Elsewhere,
+}
+
+/// How often a notification waiting for its event to be final is looked at again.
+const FINALITY_POLL: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// The delivery loop and the configured services of a node.
 pub struct Services {
     engine: Arc<Engine>,
@@ -466,8 +480,18 @@ impl Services {
     /// Delivers one notification and records the outcome.
     async fn deliver(&self, entry: OutboxEntry, service: Option<Arc<Service>>) -> Outcome {
         match self.hosted_here(&entry).await {
-            Ok(true) => {}
-            Ok(false) => {
+            Ok(Hosting::Here) => {}
+            Ok(Hosting::NotFinal) => {
+                // A concurrent step of another node may still replace the event that owes
+                // it: a service must not act on a state that may be undone. Looked at again
+                // shortly, without counting an attempt.
+                let mut entry = entry;
+                entry.next_attempt = now().plus_seconds(FINALITY_POLL.as_secs_f64());
+                entry.last_error = Some("waiting for the event to be final".into());
+                self.update(entry).await;
+                return Outcome::Retry;
+            }
+            Ok(Hosting::Elsewhere) => {
                 tracing::debug!(process = %entry.process, service = %entry.service, "service hosted by another node; not notified here");
                 self.done(&entry).await;
                 return Outcome::NotHosted;
@@ -529,10 +553,11 @@ impl Services {
         }
     }
 
-    /// Whether this node notifies the service of `entry`: it is not bound to another node.
-    /// `NotFound` when the process is unknown, or the event that owed the notification is
-    /// no longer in its chain (it lost a fork and was replaced).
-    async fn hosted_here(&self, entry: &OutboxEntry) -> Result<bool, EngineError> {
+    /// Whether this node notifies the service of `entry`: it is not bound to another node,
+    /// and (in a shared process) the event that owed it is final. `NotFound` when the
+    /// process is unknown, or that event is no longer in its chain (it lost a fork and was
+    /// replaced).
+    async fn hosted_here(&self, entry: &OutboxEntry) -> Result<Hosting, EngineError> {
         // A node without a key has no peers: everything is hosted here.
         let me = self.engine.node_id();
         let engine = self.engine.clone();
@@ -559,13 +584,24 @@ impl Services {
                 .and_then(Value::as_array)
                 .is_some_and(|nodes| nodes.len() > 1);
             if !shared || me.is_none() {
-                return Ok(None);
+                return Ok(Hosting::Here);
             }
-            engine.read(&process, |p| crate::chain::actor_node(p, &actor))
+            engine.read(&process, |p| {
+                let host = crate::chain::actor_node(p, &actor);
+                if host.is_some_and(|node| Some(node) != me) {
+                    return Hosting::Elsewhere;
+                }
+                let position = p.events().iter().rposition(|e| e.hash() == after);
+                let final_len = engine.finality_of(p).final_len;
+                match position {
+                    Some(i) if (i as u64) < final_len => Hosting::Here,
+                    _ => Hosting::NotFinal,
+                }
+            })
         })
         .await
         .map_err(|e| EngineError::Store(store::Error::Corrupt(e.to_string())))??;
-        Ok(host.is_none_or(|node| Some(node) == me))
+        Ok(host)
     }
 
     /// Performs the trigger action with the service's answer.
@@ -757,6 +793,60 @@ mod tests {
                 .is_some_and(|e| e.starts_with("cannot reach the service: ")),
             "{entry:?}"
         );
+    }
+
+    /// In a process shared with another node, a notification waits (without counting an
+    /// attempt) until the event that owes it is final: every participant holds it.
+    #[tokio::test]
+    async fn a_notification_waits_for_its_event_to_be_final() {
+        let store: Arc<dyn store::Store> = Arc::new(MemoryStore::new());
+        let key = Arc::new(crate::chain::NodeKey::from_bytes(&[1; 32]));
+        let other = crate::chain::NodeKey::from_bytes(&[2; 32]);
+        let engine =
+            Arc::new(Engine::new(store.clone(), SchemaRegistry::new()).with_key(key.clone()));
+        let raw = crate::scenario::yaml::from_yaml(ORDER).expect("yaml");
+        let (scenario, _) = engine.add_scenario(&raw, now()).expect("scenario");
+        let mut actors = Map::new();
+        actors.insert("client".into(), json!({"node": other.id().to_string()}));
+        let started = engine.start(&scenario, "p", actors, now()).expect("start");
+        // The client's order, made at the other node, arrives here.
+        let mut branch = started.clone();
+        branch
+            .step("order", &StepActor::key("client"), None, now())
+            .expect("order");
+        let mut order = branch.last_event().clone();
+        crate::chain::sign_event(&other, &mut order).expect("sign");
+        let rules = crate::chain::ReceiptRules {
+            now: now(),
+            max_skew_ms: 60_000,
+        };
+        engine
+            .receive("p", &order, other.id(), rules)
+            .expect("receive");
+        let configs = config::parse_services(
+            &json!({"robot": {"provider": "webhook", "url": "http://127.0.0.1:9/"}}),
+            "test",
+        )
+        .expect("config");
+        let services = Arc::new(Services::new(engine.clone(), &configs).expect("services"));
+        let owed = store.outbox_of("p").expect("outbox").remove(0);
+        let service = services.services.get("robot").cloned();
+        let outcome = services.deliver(owed.clone(), service.clone()).await;
+        assert_eq!(outcome, Outcome::Retry);
+        let entry = store.outbox_entry(&owed.id).expect("get").expect("entry");
+        assert_eq!(entry.attempts, 0);
+        assert_eq!(
+            entry.last_error.as_deref(),
+            Some("waiting for the event to be final")
+        );
+        // The other node announces that it holds the order: final, so it is attempted
+        // (and fails: nothing listens there).
+        let head = crate::chain::SignedHead::sign(&other, "p", order.hash(), 2, Some(2));
+        engine.observe_head(&head).expect("head");
+        let outcome = services.deliver(entry, service).await;
+        assert_eq!(outcome, Outcome::Retry);
+        let entry = store.outbox_entry(&owed.id).expect("get").expect("entry");
+        assert_eq!(entry.attempts, 1, "{entry:?}");
     }
 
     #[test]
