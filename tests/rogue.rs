@@ -140,6 +140,7 @@ async fn send(
     let request = Request::Events {
         process: process.into(),
         events,
+        committed: None,
     };
     client
         .request(node.parse().expect("node id"), request)

@@ -186,6 +186,8 @@ pub struct Appended {
     pub participants: Vec<NodeId>,
     /// The peer the events came from (`None`: made here).
     pub from: Option<NodeId>,
+    /// When they were committed here (the step is acknowledged from then on).
+    pub committed: Timestamp,
 }
 
 /// What receiving an event from a peer came to (refusals are [`EngineError::Refused`]).
@@ -758,6 +760,7 @@ impl Engine {
                     events: events.clone(),
                     participants: chain::participants(process).into_iter().collect(),
                     from: source,
+                    committed: Timestamp::from_millis(0),
                 },
             )
         });
@@ -781,7 +784,8 @@ impl Engine {
         if let Some(at) = owed {
             self.outbox.scheduled(at);
         }
-        if let Some((sender, appended)) = delivery {
+        if let Some((sender, mut appended)) = delivery {
+            appended.committed = super::timers::now();
             // Only shared processes travel; a full channel is caught up by the head exchange.
             if appended.participants.len() > 1 && sender.try_send(appended).is_err() {
                 tracing::debug!(process = %process.id(), "delivery queue full; left to sync");

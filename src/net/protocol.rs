@@ -28,6 +28,10 @@ pub enum Request {
         process: String,
         /// The events.
         events: Vec<Event>,
+        /// When their author committed them (ms since the Unix epoch, its clock): for the
+        /// receiver's arrival statistics only. Absent in relays.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        committed: Option<i64>,
     },
     /// The sender's heads of processes both take part in.
     Heads {

@@ -229,9 +229,10 @@ impl Replicator {
             tokio::spawn(async move { this.relay(batch, targets).await });
             return;
         }
+        let committed = Some(batch.committed.millis());
         for peer in targets {
             self.clone()
-                .send_events(peer, batch.process.clone(), batch.events.clone())
+                .send_events(peer, batch.process.clone(), batch.events.clone(), committed)
                 .await;
         }
     }
@@ -255,13 +256,19 @@ impl Replicator {
         .unwrap_or_default();
         for peer in lacking {
             self.clone()
-                .send_events(peer, batch.process.clone(), batch.events.clone())
+                .send_events(peer, batch.process.clone(), batch.events.clone(), None)
                 .await;
         }
     }
 
     /// Sends events of `process` to `peer` in a task of its own (bounded).
-    async fn send_events(self: Arc<Self>, peer: NodeId, process: String, events: Vec<Event>) {
+    async fn send_events(
+        self: Arc<Self>,
+        peer: NodeId,
+        process: String,
+        events: Vec<Event>,
+        committed: Option<i64>,
+    ) {
         let Ok(permit) = self.delivery_work.clone().acquire_owned().await else {
             return;
         };
@@ -270,6 +277,7 @@ impl Replicator {
             let request = Request::Events {
                 process: process.clone(),
                 events,
+                committed,
             };
             match self.client.request(peer, request).await {
                 Ok(Response::Refused { reason }) => {
@@ -319,7 +327,11 @@ impl Replicator {
 
     async fn answer(self: &Arc<Self>, peer: NodeId, request: Request) -> Response {
         match request {
-            Request::Events { process, events } => self.take_events(peer, &process, events).await,
+            Request::Events {
+                process,
+                events,
+                committed,
+            } => self.take_events(peer, &process, events, committed).await,
             Request::Heads { heads, signature } => self.take_heads(peer, heads, signature).await,
             Request::GetEvents {
                 process,
@@ -342,10 +354,11 @@ impl Replicator {
         peer: NodeId,
         process: &str,
         events: Vec<Event>,
+        committed: Option<i64>,
     ) -> Response {
         let (mut applied, mut duplicates, mut superseded) = (0, 0, 0);
         for event in events {
-            let mut result = self.apply(peer, process, &event).await;
+            let mut result = self.apply(peer, process, &event, committed).await;
             let orphan = matches!(&result, Err(EngineError::Refused(r)) if matches!(**r, chain::Refusal::Orphan { .. }));
             if orphan
                 || matches!(
@@ -359,7 +372,7 @@ impl Replicator {
                 if let Err(reason) = self.catch_up(peer, process).await {
                     return Response::Refused { reason };
                 }
-                result = self.apply(peer, process, &event).await;
+                result = self.apply(peer, process, &event, committed).await;
             }
             match result {
                 Ok(Received::Applied) => applied += 1,
@@ -387,12 +400,14 @@ impl Replicator {
     }
 
     /// Applies one event (on a blocking thread), fetching its scenario from the sender
-    /// when it starts a process of a scenario unknown here.
+    /// when it starts a process of a scenario unknown here. Its arrival counts from
+    /// `committed` (its commit at the author) when known, else from its timestamp.
     async fn apply(
         self: &Arc<Self>,
         peer: NodeId,
         process: &str,
         event: &Event,
+        committed: Option<i64>,
     ) -> Result<Received, EngineError> {
         let (id, owned, rules) = (process.to_string(), event.clone(), self.rules());
         let received = self
@@ -401,7 +416,7 @@ impl Replicator {
             })
             .await?;
         if received == Received::Applied {
-            self.record_arrivals(std::slice::from_ref(event));
+            self.record_arrivals(std::slice::from_ref(event), committed);
         }
         Ok(received)
     }
@@ -422,7 +437,7 @@ impl Replicator {
             .await;
         match received {
             Ok(Received::Applied) => {
-                self.record_arrivals(events);
+                self.record_arrivals(events, None);
                 Ok(())
             }
             Ok(_) => Ok(()),
@@ -463,10 +478,11 @@ impl Replicator {
     }
 
     /// Records how late `events`, just committed here, arrived.
-    fn record_arrivals(&self, events: &[Event]) {
+    fn record_arrivals(&self, events: &[Event], committed: Option<i64>) {
         let now = now().millis();
         for event in events {
-            let lag = now.saturating_sub(event.timestamp().millis()).max(0);
+            let since = committed.unwrap_or_else(|| event.timestamp().millis());
+            let lag = now.saturating_sub(since).max(0);
             self.peers
                 .record_arrival(now, u32::try_from(lag).unwrap_or(u32::MAX));
         }
@@ -542,7 +558,7 @@ impl Replicator {
                 continue;
             }
             for event in &events {
-                match self.apply(peer, process, event).await {
+                match self.apply(peer, process, event, None).await {
                     Ok(Received::Applied) => applied += 1,
                     Ok(Received::Duplicate) => {}
                     Ok(Received::Superseded { .. }) => {
@@ -750,7 +766,7 @@ impl Replicator {
 }
 
 /// How long the announcer waits after a change to gather more into the same messages.
-const ANNOUNCE_DELAY: Duration = Duration::from_millis(10);
+const ANNOUNCE_DELAY: Duration = Duration::from_millis(3);
 
 /// How long a request of a peer may wait for one of the `concurrency` slots before the
 /// answer is `busy`.
