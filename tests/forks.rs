@@ -314,15 +314,8 @@ async fn concurrent_steps_converge_and_final_events_never_change() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_parties_wait_for_finality_on_every_step() {
     let root = tempfile::tempdir().expect("temp dir");
-    let (buyer, supplier, bank) = (
-        NodeSpec::new(root.path(), "buyer"),
-        NodeSpec::new(root.path(), "supplier"),
-        NodeSpec::new(root.path(), "bank"),
-    );
-    let a = buyer.start(&[&supplier, &bank]).await;
-    let b = supplier.start(&[&buyer, &bank]).await;
-    let c = bank.start(&[&buyer, &supplier]).await;
-    a.wait_connected(&[&b.id, &c.id]).await;
+    let ([_, supplier, bank], [a, b, c]) =
+        cluster::three(root.path(), ["buyer", "supplier", "bank"]).await;
     let purchase = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/scenarios/purchase.yaml");
     let scenario = a.store_scenario(&purchase).await;
     let (alice, bob, claire) = (

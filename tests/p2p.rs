@@ -12,7 +12,7 @@
 
 mod cluster;
 
-use cluster::{fixtures, hashes, NodeSpec};
+use cluster::{fixtures, hashes};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::path::Path;
@@ -24,15 +24,8 @@ fn purchase() -> std::path::PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_organisations_run_a_purchase_order_to_its_end() {
     let root = tempfile::tempdir().expect("temp dir");
-    let (buyer, supplier, bank) = (
-        NodeSpec::new(root.path(), "buyer"),
-        NodeSpec::new(root.path(), "supplier"),
-        NodeSpec::new(root.path(), "bank"),
-    );
-    let a = buyer.start(&[&supplier, &bank]).await;
-    let b = supplier.start(&[&buyer, &bank]).await;
-    let c = bank.start(&[&buyer, &supplier]).await;
-    a.wait_connected(&[&b.id, &c.id]).await;
+    let ([buyer, supplier, bank], [a, b, c]) =
+        cluster::three(root.path(), ["buyer", "supplier", "bank"]).await;
 
     // Only the buyer's node holds the scenario: the others fetch it by id.
     let scenario = a.store_scenario(&purchase()).await;
@@ -206,16 +199,8 @@ async fn start_relay(a: &cluster::Node, scenario: &str, nodes: [&str; 3]) -> (St
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_node_catches_up_and_loses_nothing_it_acknowledged() {
     let root = tempfile::tempdir().expect("temp dir");
-    let specs = [
-        NodeSpec::new(root.path(), "a"),
-        NodeSpec::new(root.path(), "b"),
-        NodeSpec::new(root.path(), "c"),
-    ];
+    let (specs, [a, b, c]) = cluster::three(root.path(), ["a", "b", "c"]).await;
     let [sa, sb, sc] = &specs;
-    let a = sa.start(&[sb, sc]).await;
-    let b = sb.start(&[sa, sc]).await;
-    let c = sc.start(&[sa, sb]).await;
-    a.wait_connected(&[&b.id, &c.id]).await;
     let scenario = a.store_scenario(&fixtures().join("relay.yaml")).await;
     let nodes = [sa.id.as_str(), sb.id.as_str(), sc.id.as_str()];
 
@@ -293,16 +278,8 @@ async fn a_killed_node_catches_up_and_loses_nothing_it_acknowledged() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connected_node_that_takes_no_part_never_receives_the_process() {
     let root = tempfile::tempdir().expect("temp dir");
-    let specs = [
-        NodeSpec::new(root.path(), "a"),
-        NodeSpec::new(root.path(), "b"),
-        NodeSpec::new(root.path(), "outsider"),
-    ];
-    let [sa, sb, sc] = &specs;
-    let a = sa.start(&[sb, sc]).await;
-    let b = sb.start(&[sa, sc]).await;
-    let c = sc.start(&[sa, sb]).await;
-    a.wait_connected(&[&b.id, &c.id]).await;
+    let (specs, [a, b, c]) = cluster::three(root.path(), ["a", "b", "outsider"]).await;
+    let [sa, sb, _] = &specs;
     c.wait_connected(&[&a.id, &b.id]).await;
     let scenario = a.store_scenario(&fixtures().join("relay.yaml")).await;
     // a and b take part; c (the outsider) is connected to both but bound to no actor.
@@ -329,16 +306,8 @@ async fn a_connected_node_that_takes_no_part_never_receives_the_process() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_timeout_fired_by_every_participant_is_one_event_in_every_chain() {
     let root = tempfile::tempdir().expect("temp dir");
-    let specs = [
-        NodeSpec::new(root.path(), "a"),
-        NodeSpec::new(root.path(), "b"),
-        NodeSpec::new(root.path(), "c"),
-    ];
-    let [sa, sb, sc] = &specs;
-    let a = sa.start(&[sb, sc]).await;
-    let b = sb.start(&[sa, sc]).await;
-    let c = sc.start(&[sa, sb]).await;
-    a.wait_connected(&[&b.id, &c.id]).await;
+    let (specs, [a, b, c]) = cluster::three(root.path(), ["a", "b", "c"]).await;
+    let [_, sb, sc] = &specs;
     let scenario = a.store_scenario(&fixtures().join("deadline.yaml")).await;
     let alice = a.token("alice").await;
     let mut ids = vec![];
@@ -414,16 +383,8 @@ async fn a_timeout_fired_by_every_participant_is_one_event_in_every_chain() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_bound_to_an_actor_by_a_step_receives_the_whole_chain() {
     let root = tempfile::tempdir().expect("temp dir");
-    let specs = [
-        NodeSpec::new(root.path(), "host"),
-        NodeSpec::new(root.path(), "guest"),
-        NodeSpec::new(root.path(), "outsider"),
-    ];
-    let [sa, sb, sc] = &specs;
-    let a = sa.start(&[sb, sc]).await;
-    let b = sb.start(&[sa, sc]).await;
-    let c = sc.start(&[sa, sb]).await;
-    a.wait_connected(&[&b.id, &c.id]).await;
+    let (specs, [a, b, c]) = cluster::three(root.path(), ["host", "guest", "outsider"]).await;
+    let [_, sb, _] = &specs;
     let scenario = a.store_scenario(&fixtures().join("invite.yaml")).await;
     let alice = a.token("alice").await;
     let (status, process) = a

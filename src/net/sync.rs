@@ -593,17 +593,7 @@ impl Replicator {
             .map(|(id, _)| id.clone())
             .collect();
         for chunk in processes.chunks(MAX_HEADS_PER_MESSAGE) {
-            let engine = self.engine.clone();
-            let key = self.key.clone();
-            let chunk = chunk.to_vec();
-            let heads = tokio::task::spawn_blocking(move || {
-                chunk
-                    .iter()
-                    .filter_map(|id| own_head(&engine, &key, id))
-                    .collect::<Vec<_>>()
-            })
-            .await
-            .unwrap_or_default();
+            let heads = self.own_heads(chunk.to_vec()).await;
             if heads.is_empty() {
                 continue;
             }
@@ -842,16 +832,7 @@ impl Replicator {
         if dirty.is_empty() {
             return;
         }
-        let engine = self.engine.clone();
-        let key = self.key.clone();
-        let heads = tokio::task::spawn_blocking(move || {
-            dirty
-                .iter()
-                .filter_map(|id| own_head(&engine, &key, id))
-                .collect::<Vec<_>>()
-        })
-        .await
-        .unwrap_or_default();
+        let heads = self.own_heads(dirty).await;
         let mut per_peer: HashMap<NodeId, Vec<SignedHead>> = HashMap::new();
         {
             let shared = lock(&self.shared);
@@ -878,11 +859,23 @@ impl Replicator {
     }
 }
 
-/// This node's head of process `id`, with the number of its final events, to be signed
-/// with the others of its message.
-fn own_head(engine: &Engine, key: &NodeKey, id: &str) -> Option<SignedHead> {
-    let (hash, len, final_len) = engine.own_head(id).ok()??;
-    Some(SignedHead::unsigned(key, id, &hash, len, Some(final_len)))
+impl Replicator {
+    /// This node's heads of `processes` (those it holds), with the number of their final
+    /// events, to be signed together as one message.
+    async fn own_heads(&self, processes: Vec<String>) -> Vec<SignedHead> {
+        let (engine, key) = (self.engine.clone(), self.key.clone());
+        tokio::task::spawn_blocking(move || {
+            processes
+                .iter()
+                .filter_map(|id| {
+                    let (hash, len, final_len) = engine.own_head(id).ok()??;
+                    Some(SignedHead::unsigned(&key, id, &hash, len, Some(final_len)))
+                })
+                .collect()
+        })
+        .await
+        .unwrap_or_default()
+    }
 }
 
 /// Whether the engine holds no event of `process`.

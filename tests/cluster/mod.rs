@@ -301,6 +301,18 @@ impl Drop for Node {
     }
 }
 
+/// Three nodes in `root` named `names`, each told of the other two, started, and the first
+/// connected to the others.
+pub async fn three(root: &Path, names: [&str; 3]) -> ([NodeSpec; 3], [Node; 3]) {
+    let specs = names.map(|name| NodeSpec::new(root, name));
+    let [sa, sb, sc] = &specs;
+    let a = sa.start(&[sb, sc]).await;
+    let b = sb.start(&[sa, sc]).await;
+    let c = sc.start(&[sa, sb]).await;
+    a.wait_connected(&[&b.id, &c.id]).await;
+    (specs, [a, b, c])
+}
+
 /// The event hashes of a process JSON.
 pub fn hashes(process: &Value) -> Vec<String> {
     process["events"]
