@@ -457,6 +457,21 @@ fn write_outbox(tx: &mut dyn WriteTx, entry: &OutboxEntry) -> Result<()> {
     put_json(tx, Table::Outbox, entry.id.as_bytes(), entry)
 }
 
+/// Removes the outbox entries owed because of the event `hash` (ids `{hash}:{n}`, numbered
+/// from 0): the event is gone with a replaced branch, so nothing is owed.
+fn drop_owed(tx: &mut dyn WriteTx, hash: &str) -> Result<()> {
+    for n in 0.. {
+        let id = format!("{hash}:{n}");
+        let what = format_args!("outbox entry '{id}'");
+        let Some(entry) = get_json::<OutboxEntry>(tx, Table::Outbox, id.as_bytes(), what)? else {
+            return Ok(());
+        };
+        tx.delete(Table::OutboxDue, &time_key(entry.next_attempt, &id))?;
+        tx.delete(Table::Outbox, id.as_bytes())?;
+    }
+    Ok(())
+}
+
 // --- the append check -----------------------------------------------------------------------
 
 /// Checks that the batch is well formed on its own: at least one event, an instantiate event
@@ -635,6 +650,7 @@ impl<'a> Prepared<'a> {
             }
             tx.delete(Table::Events, &key)?;
             tx.delete(Table::EventIndex, &pair_key(process, event.hash()))?;
+            drop_owed(tx, event.hash())?;
         }
         self.write_after(tx, kept)
     }

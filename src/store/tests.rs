@@ -876,9 +876,13 @@ fn replace_switches_branches<F: Fixture>() {
     let e0 = start(&store, "p", json!({}));
     let a1 = action(&e0, "a1");
     let a2 = action(&a1, "a2");
-    store
-        .append("p", batch(vec![a1.clone(), a2.clone()], json!({"n": 2})))
-        .expect("a");
+    let mut owing = batch(vec![a1.clone(), a2.clone()], json!({"n": 2}));
+    owing.outbox = vec![
+        outbox("p", &a2, 0, "mailer", ts(5)),
+        outbox("p", &a2, 1, "mailer", ts(6)),
+    ];
+    store.append("p", owing).expect("a");
+    assert_eq!(store.outbox_of("p").expect("outbox").len(), 2);
     let b1 = action(&e0, "b1");
     let b2 = action(&b1, "b2");
     // Not continuing the kept event: refused, nothing changes.
@@ -911,6 +915,9 @@ fn replace_switches_branches<F: Fixture>() {
     let head = store.head("p").expect("head").expect("p");
     assert_eq!((head.len, head.hash.as_str()), (3, b2.hash()));
     assert_eq!(store.view("p").expect("view"), Some(json!({"n": 3})));
+    // What the replaced events owed is owed no more.
+    assert_eq!(store.outbox_of("p").expect("outbox"), vec![]);
+    assert_eq!(store.due_outbox(ts(1_000_000), 10).expect("due"), vec![]);
     // A shorter branch: the tail of the longer one is gone too.
     let c1 = action(&e0, "c1");
     store
