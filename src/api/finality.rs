@@ -116,7 +116,7 @@ pub async fn wait_final(
             engine2.read(&id2, |p| {
                 let view = engine2.finality_of(p);
                 let position = match &wanted {
-                    Some(h) => p.events().iter().rposition(|e| e.hash() == h),
+                    Some(h) => crate::chain::position(p.events(), h),
                     None => p.events().len().checked_sub(1),
                 };
                 (position, view.final_everywhere)

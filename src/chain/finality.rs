@@ -40,9 +40,9 @@ pub struct Finality {
     final_len: u64,
 }
 
-/// The position (0-based) of the event with `hash` in `chain`, searched from the end (heads
-/// are usually recent).
-fn position(chain: &[Event], hash: &str) -> Option<usize> {
+/// The position (0-based) of the event with `hash` in `chain`, searched from the end (the
+/// events looked for — heads, parents of new events — are usually recent).
+pub fn position(chain: &[Event], hash: &str) -> Option<usize> {
     chain.iter().rposition(|e| e.hash() == hash)
 }
 

@@ -16,7 +16,7 @@ pub mod participants;
 pub mod receipt;
 pub mod seal;
 
-pub use finality::{wins, Announced, Finality};
+pub use finality::{position, wins, Announced, Finality};
 pub use identity::{NodeId, NodeKey};
 pub use participants::{actor_node, creator, event_actor, participants};
 pub use receipt::{check_received, ReceiptRules, Refusal};

@@ -859,7 +859,7 @@ impl Engine {
         let process = self.loaded(process_id, &mut guard)?;
         let previous = event.previous().unwrap_or_default();
         if previous != process.last_event().hash() {
-            let parent = process.events().iter().rposition(|e| e.hash() == previous);
+            let parent = chain::position(process.events(), previous);
             let Some(parent) = parent else {
                 return Err(EngineError::from(Refusal::Orphan {
                     hash: event.hash().to_string(),

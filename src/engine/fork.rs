@@ -189,7 +189,7 @@ impl Engine {
                     signer: head.signer.to_string(),
                 }));
             }
-            let known = process.events().iter().rev().any(|e| e.hash() == head.hash);
+            let known = chain::position(process.events(), &head.hash).is_some();
             let mut watches = self.watches();
             let watch = self.watch_entry(&mut watches, process);
             watch.finality.observe(
@@ -292,10 +292,9 @@ impl Engine {
     /// Where a catch-up of process `id` starts: this node's head, and its last final event
     /// (for a peer on another branch). `(None, None)` when the process is unknown here.
     pub fn fork_points(&self, id: &str) -> Result<(Option<String>, Option<String>)> {
-        let Some(head) = self.store().head(id)? else {
+        let Some((head, _, final_len)) = self.own_head(id)? else {
             return Ok((None, None));
         };
-        let final_len = self.own_head(id)?.map_or(0, |(_, _, f)| f);
         let since = match final_len {
             0 => None,
             n => self
@@ -304,23 +303,24 @@ impl Engine {
                 .first()
                 .map(|e| e.hash().to_string()),
         };
-        Ok((Some(head.hash), since))
+        Ok((Some(head), since))
     }
 
     /// Where event `hash` of process `id` stands: final here, in the chain but not final
     /// yet, or not in the chain (dropped with a losing branch, or never held). Effects of an
     /// event that may still be dropped (service notifications) wait for it to be final.
     pub fn event_status(&self, id: &str, hash: &str) -> Result<EventStatus> {
-        self.read(id, |process| {
-            let Some(position) = process.events().iter().rposition(|e| e.hash() == hash) else {
-                return EventStatus::Gone;
-            };
-            if (position as u64) < self.finality_of(process).final_len {
-                EventStatus::Final
-            } else {
-                EventStatus::Pending
-            }
-        })
+        self.read(id, |process| self.event_status_in(process, hash))
+    }
+
+    /// [`Engine::event_status`] of `process`, whose lock the caller holds (e.g. inside
+    /// [`Engine::read`]).
+    pub fn event_status_in(&self, process: &Process, hash: &str) -> EventStatus {
+        match chain::position(process.events(), hash) {
+            None => EventStatus::Gone,
+            Some(i) if (i as u64) < self.finality_of(process).final_len => EventStatus::Final,
+            Some(_) => EventStatus::Pending,
+        }
     }
 
     /// Whether participant `peer`'s latest announced head of process `id` is event `hash`
@@ -331,8 +331,7 @@ impl Engine {
             let Some(head) = watches.get(id).and_then(|w| w.finality.heads().get(&peer)) else {
                 return false;
             };
-            let events = process.events();
-            let position = |h: &str| events.iter().rposition(|e| e.hash() == h);
+            let position = |h: &str| chain::position(process.events(), h);
             matches!((position(&head.hash), position(hash)), (Some(h), Some(e)) if h >= e)
         })
     }

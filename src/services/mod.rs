@@ -32,7 +32,7 @@ mod webhook;
 mod zmq;
 
 use crate::engine::timers::now;
-use crate::engine::{Engine, EngineError};
+use crate::engine::{Engine, EngineError, EventStatus};
 use crate::process::Timestamp;
 use crate::store::{self, OutboxEntry, OutboxState};
 use config::{ProviderConfig, ServiceConfig};
@@ -591,11 +591,10 @@ impl Services {
                 if host.is_some_and(|node| Some(node) != me) {
                     return Hosting::Elsewhere;
                 }
-                let position = p.events().iter().rposition(|e| e.hash() == after);
-                let final_len = engine.finality_of(p).final_len;
-                match position {
-                    Some(i) if (i as u64) < final_len => Hosting::Here,
-                    _ => Hosting::NotFinal,
+                match engine.event_status_in(p, &after) {
+                    EventStatus::Final => Hosting::Here,
+                    // Gone since the check above: the next look drops it.
+                    EventStatus::Pending | EventStatus::Gone => Hosting::NotFinal,
                 }
             })
         })
