@@ -16,7 +16,6 @@ use cluster::{fixtures, hashes, Node, NodeSpec};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -125,28 +124,6 @@ async fn step_final(
     (status, finality, body)
 }
 
-/// `GET /processes/{id}?wait=final`: the `Finality` header and the process.
-async fn read_final(node: &Node, id: &str) -> (String, Value) {
-    let token = node.token("admin").await;
-    let response = node
-        .client
-        .get(format!(
-            "{}/processes/{id}?wait=final&timeout=30000",
-            node.url
-        ))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("GET");
-    let finality = response
-        .headers()
-        .get("finality")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    (finality, response.json().await.expect("json"))
-}
-
 fn all_final(process: &Value) -> bool {
     process["events"]
         .as_array()
@@ -177,19 +154,9 @@ async fn concurrent_steps_converge_and_final_events_never_change() {
 
     let mut ids = vec![];
     for _ in 0..PROCESSES {
-        let (status, process) = a
-            .post(
-                "/processes",
-                &alice,
-                Some(json!({
-                    "scenario": scenario,
-                    "actors": {"a": {"id": "alice"}, "b": {"id": "bob", "node": b.id}},
-                    "action": {"key": "bump_a"},
-                })),
-            )
+        let (id, process) = a
+            .start_process(&alice, cluster::race(&scenario, &b.id))
             .await;
-        assert_eq!(status, StatusCode::CREATED, "{process}");
-        let id = process["id"].as_str().expect("id").to_string();
         b.wait_for(&id, &hashes(&process)).await;
         ids.push(id);
     }
@@ -236,8 +203,8 @@ async fn concurrent_steps_converge_and_final_events_never_change() {
     // Both nodes converge on one chain, all of it final, with every step in it: the ones
     // that lost a race were rebased.
     for id in &ids {
-        let (finality_a, at_a) = read_final(&a, id).await;
-        let (finality_b, at_b) = read_final(&b, id).await;
+        let (finality_a, at_a) = a.read_final(id).await;
+        let (finality_b, at_b) = b.read_final(id).await;
         assert_eq!(
             (finality_a.as_str(), finality_b.as_str()),
             ("final", "final")
@@ -285,8 +252,8 @@ async fn concurrent_steps_converge_and_final_events_never_change() {
             let message = loser.2["error"]["message"].as_str().unwrap_or_default();
             assert!(message.contains("lost a concurrent step"), "{message}");
         }
-        let (_, at_a) = read_final(&a, &id).await;
-        let (_, at_b) = read_final(&b, &id).await;
+        let (_, at_a) = a.read_final(&id).await;
+        let (_, at_b) = b.read_final(&id).await;
         assert_eq!(hashes(&at_a), hashes(&at_b));
         assert_eq!(at_a["current"]["key"], winner.2["current"]["key"]);
         assert!(all_final(&at_a) && all_final(&at_b));
@@ -316,30 +283,14 @@ async fn three_parties_wait_for_finality_on_every_step() {
     let root = tempfile::tempdir().expect("temp dir");
     let ([_, supplier, bank], [a, b, c]) =
         cluster::three(root.path(), ["buyer", "supplier", "bank"]).await;
-    let purchase = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/scenarios/purchase.yaml");
-    let scenario = a.store_scenario(&purchase).await;
+    let scenario = a.store_scenario(&cluster::purchase()).await;
     let (alice, bob, claire) = (
         a.token("alice").await,
         b.token("bob").await,
         c.token("claire").await,
     );
-    let (status, process) = a
-        .post(
-            "/processes",
-            &alice,
-            Some(json!({
-                "scenario": scenario,
-                "actors": {
-                    "buyer": {"id": "alice"},
-                    "supplier": {"id": "bob", "node": supplier.id},
-                    "bank": {"id": "claire", "node": bank.id},
-                },
-                "action": {"key": "order", "response": {"item": "bolts", "quantity": 10, "price": 2}},
-            })),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{process}");
-    let id = process["id"].as_str().expect("id").to_string();
+    let order = cluster::purchase_order(&scenario, &supplier.id, &bank.id);
+    let (id, process) = a.start_process(&alice, order).await;
     b.wait_for(&id, &hashes(&process)).await;
 
     let mut length = 2;
@@ -390,7 +341,7 @@ async fn three_parties_wait_for_finality_on_every_step() {
     }
     let expected = a.hashes(&id).await;
     for node in [&a, &b, &c] {
-        let (finality, process) = read_final(node, &id).await;
+        let (finality, process) = node.read_final(&id).await;
         assert_eq!(finality, "final");
         assert_eq!(hashes(&process), expected);
         assert!(all_final(&process));

@@ -15,11 +15,6 @@ mod cluster;
 use cluster::{fixtures, hashes};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use std::path::Path;
-
-fn purchase() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/scenarios/purchase.yaml")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_organisations_run_a_purchase_order_to_its_end() {
@@ -28,29 +23,14 @@ async fn three_organisations_run_a_purchase_order_to_its_end() {
         cluster::three(root.path(), ["buyer", "supplier", "bank"]).await;
 
     // Only the buyer's node holds the scenario: the others fetch it by id.
-    let scenario = a.store_scenario(&purchase()).await;
+    let scenario = a.store_scenario(&cluster::purchase()).await;
     let (alice, bob, claire) = (
         a.token("alice").await,
         b.token("bob").await,
         c.token("claire").await,
     );
-    let (status, process) = a
-        .post(
-            "/processes",
-            &alice,
-            Some(json!({
-                "scenario": scenario,
-                "actors": {
-                    "buyer": {"id": "alice"},
-                    "supplier": {"id": "bob", "node": supplier.id},
-                    "bank": {"id": "claire", "node": bank.id},
-                },
-                "action": {"key": "order", "response": {"item": "bolts", "quantity": 10, "price": 2}},
-            })),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{process}");
-    let id = process["id"].as_str().expect("process id").to_string();
+    let order = cluster::purchase_order(&scenario, &supplier.id, &bank.id);
+    let (id, process) = a.start_process(&alice, order).await;
     let start = hashes(&process);
     assert_eq!(start.len(), 2);
     b.wait_for(&id, &start).await;

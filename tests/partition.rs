@@ -118,12 +118,9 @@ fn count(process: &Value, action: &str) -> usize {
 /// event final; returns it.
 async fn settled(a: &Node, b: &Node, id: &str) -> Value {
     let started = Instant::now();
-    let token_a = a.token("admin").await;
-    let token_b = b.token("admin").await;
     loop {
-        let path = format!("/processes/{id}?wait=final&timeout=10000");
-        let (_, at_a) = a.get(&path, &token_a).await;
-        let (_, at_b) = b.get(&path, &token_b).await;
+        let (_, at_a) = a.read_final(id).await;
+        let (_, at_b) = b.read_final(id).await;
         let all_final = |p: &Value| {
             p["events"]
                 .as_array()
@@ -180,19 +177,9 @@ async fn a_partition_heals_into_identical_final_chains() {
     // `both`: both act in it; `only_a`, `only_b`: one side acts.
     let mut ids = vec![];
     for _ in 0..3 {
-        let (status, process) = a
-            .post(
-                "/processes",
-                &alice,
-                Some(json!({
-                    "scenario": scenario,
-                    "actors": {"a": {"id": "alice"}, "b": {"id": "bob", "node": b.id}},
-                    "action": {"key": "bump_a"},
-                })),
-            )
+        let (id, process) = a
+            .start_process(&alice, cluster::race(&scenario, &b.id))
             .await;
-        assert_eq!(status, StatusCode::CREATED, "{process}");
-        let id = process["id"].as_str().expect("id").to_string();
         b.wait_for(&id, &hashes(&process)).await;
         settled(&a, &b, &id).await;
         ids.push(id);

@@ -230,6 +230,38 @@ impl Node {
         .0
     }
 
+    /// Starts a process (`POST /processes`, which must answer 201) as `token`; its id and
+    /// JSON.
+    pub async fn start_process(&self, token: &str, body: Value) -> (String, Value) {
+        let (status, process) = self.post("/processes", token, Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED, "{process}");
+        let id = process["id"].as_str().expect("process id").to_string();
+        (id, process)
+    }
+
+    /// `GET /processes/{id}?wait=final` as admin (waiting up to 30 s): the `Finality`
+    /// header and the process.
+    pub async fn read_final(&self, id: &str) -> (String, Value) {
+        let token = self.token("admin").await;
+        let response = self
+            .client
+            .get(format!(
+                "{}/processes/{id}?wait=final&timeout=30000",
+                self.url
+            ))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("GET");
+        let finality = response
+            .headers()
+            .get("finality")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        (finality, response.json().await.expect("json"))
+    }
+
     /// The process as admin (`None` while it is unknown here).
     pub async fn process(&self, id: &str) -> Option<Value> {
         let token = self.token("admin").await;
@@ -321,6 +353,35 @@ pub fn hashes(process: &Value) -> Vec<String> {
         .flatten()
         .filter_map(|e| e["hash"].as_str().map(str::to_string))
         .collect()
+}
+
+/// The purchase order of the examples (buyer, supplier, bank).
+pub fn purchase() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/scenarios/purchase.yaml")
+}
+
+/// The start of a purchase order of scenario `scenario`: alice buys at the starting node,
+/// bob supplies at node `supplier`, claire pays at node `bank`.
+pub fn purchase_order(scenario: &str, supplier: &str, bank: &str) -> Value {
+    json!({
+        "scenario": scenario,
+        "actors": {
+            "buyer": {"id": "alice"},
+            "supplier": {"id": "bob", "node": supplier},
+            "bank": {"id": "claire", "node": bank},
+        },
+        "action": {"key": "order", "response": {"item": "bolts", "quantity": 10, "price": 2}},
+    })
+}
+
+/// The start of a process of `race.yaml` (scenario `scenario`): alice is `a` at the starting
+/// node and bumps at once, bob is `b` at node `b`.
+pub fn race(scenario: &str, b: &str) -> Value {
+    json!({
+        "scenario": scenario,
+        "actors": {"a": {"id": "alice"}, "b": {"id": "bob", "node": b}},
+        "action": {"key": "bump_a"},
+    })
 }
 
 /// The folder of the p2p test scenarios.
