@@ -4,7 +4,7 @@
 //! projections that differ are rewritten from the events. Events are never changed: a
 //! process whose events do not replay is reported, not "fixed".
 
-use super::core::{timer_of, view_of, Engine, EngineError};
+use super::core::{final_of_view, timer_of, view_of, Engine, EngineError};
 use crate::store;
 
 /// What the check found for one process.
@@ -47,11 +47,7 @@ pub fn check_process(engine: &Engine, id: &str, repair: bool) -> Result<ProcessC
     let stored = store.view(id)?;
     // The count of final events comes from the other participants' heads, not from the
     // events: the stored one is kept (at most the chain's length).
-    let final_len = stored
-        .as_ref()
-        .and_then(|v| v.get("final").and_then(serde_json::Value::as_u64))
-        .unwrap_or(0)
-        .min(process.events().len() as u64);
+    let final_len = final_of_view(stored.as_ref()).min(process.events().len() as u64);
     view["final"] = final_len.into();
     let timer = timer_of(&process);
     let mut projections = Vec::new();

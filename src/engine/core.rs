@@ -1017,6 +1017,14 @@ pub fn view_of(process: &Process) -> Value {
     })
 }
 
+/// The number of final events a stored view records (0 when it records none: views of
+/// processes no other node takes part in, or written before finality existed).
+pub fn final_of_view(view: Option<&Value>) -> u64 {
+    view.and_then(|v| v.get("final"))
+        .and_then(Value::as_u64)
+        .unwrap_or(0)
+}
+
 /// `{key, title, timestamp}` of the `current` state of a process document or view: what a
 /// listing shows of it (views written by earlier versions hold the whole state).
 pub fn current_summary(doc: &Value) -> Value {

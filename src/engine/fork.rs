@@ -14,7 +14,7 @@
 //!   attempts with the reason. Other nodes' steps on the losing branch are dropped: their
 //!   authors rebase them (no node ever signs for another).
 
-use super::core::{Engine, EngineError, Received, Result};
+use super::core::{final_of_view, Engine, EngineError, Received, Result};
 use crate::chain::{self, Announced, Finality, NodeId, ReceiptRules, Refusal, SignedHead};
 use crate::process::{self, Event, Process, Recorded, StepActor};
 use serde::Serialize;
@@ -158,13 +158,8 @@ impl Engine {
         process: &Process,
     ) -> &'a mut Watch {
         watches.entry(process.id().to_string()).or_insert_with(|| {
-            let stored = self
-                .store()
-                .view(process.id())
-                .ok()
-                .flatten()
-                .and_then(|v| v.get("final").and_then(serde_json::Value::as_u64))
-                .unwrap_or(0);
+            let view = self.store().view(process.id()).ok().flatten();
+            let stored = final_of_view(view.as_ref());
             Watch {
                 finality: Finality::starting_at(stored.min(process.events().len() as u64)),
                 changed: Arc::default(),
@@ -280,11 +275,7 @@ impl Engine {
         let tracked = self.watches().get(id).map(|w| w.finality.final_len());
         let final_len = match tracked {
             Some(n) => n,
-            None => self
-                .store()
-                .view(id)?
-                .and_then(|v| v.get("final").and_then(serde_json::Value::as_u64))
-                .unwrap_or(0),
+            None => final_of_view(self.store().view(id)?.as_ref()),
         };
         Ok(Some((head.hash, head.len, final_len.min(head.len))))
     }
